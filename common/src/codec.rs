@@ -125,6 +125,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// The next frame, or `Ok(None)` at a clean end of stream.
     pub async fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+        match self.read_raw().await? {
+            Some(payload) => decode_payload(&payload).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next frame's payload, undecoded.
+    pub async fn read_raw(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         loop {
             if self.buf.len() >= 4 {
                 let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes"));
@@ -133,9 +141,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 }
                 let end = 4 + len as usize;
                 if self.buf.len() >= end {
-                    let value = decode_payload(&self.buf[4..end]);
+                    let payload = self.buf[4..end].to_vec();
                     self.buf.drain(..end);
-                    return value.map(Some);
+                    return Ok(Some(payload));
                 }
             }
             let mut chunk = [0u8; 16 * 1024];

@@ -21,6 +21,23 @@ pub const ALPN: &[u8] = b"natter/1";
 /// with [`Refusal::VersionMismatch`].
 pub const PROTOCOL_VERSION: u16 = 1;
 
+/// QUIC application close codes. The close reason (UTF-8 text) says more.
+pub mod close {
+    /// Normal end: logout, or the client went away.
+    pub const NORMAL: u32 = 0;
+    /// The peer broke the protocol: oversized or undecodable frame, wrong
+    /// message in the wrong place.
+    pub const PROTOCOL_VIOLATION: u32 = 1;
+    /// The session's outbound queue filled up; reconnect and catch up.
+    pub const TOO_SLOW: u32 = 2;
+    /// The server is shutting down.
+    pub const SHUTDOWN: u32 = 3;
+    /// No successful login within the server's authentication timeout.
+    pub const AUTH_TIMEOUT: u32 = 4;
+    /// The server is at its connection limit.
+    pub const SERVER_FULL: u32 = 5;
+}
+
 /// The first frame on the control stream. `version` is first so a server can
 /// read it even from a hello whose later fields it does not understand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

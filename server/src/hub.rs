@@ -1,0 +1,231 @@
+//! Presence and fan-out: which users are online, and delivery of messages
+//! and presence changes to every session that should see them.
+//!
+//! Each session has a bounded queue. Delivery never waits: a session whose
+//! queue is full is cut loose on the spot (its `kicked` token fires, its
+//! session task closes the connection with "too slow") and it catches up
+//! from history when it reconnects. So one stuck reader costs at most
+//! `queue` messages of memory and never stalls the room.
+//!
+//! This is the in-process fan-out. Several server nodes would put a message
+//! bus (NATS, say) in front of [`Hub::publish`] and presence; sessions keep
+//! talking to their local hub.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use natter_common::{ChatMessage, Recipient, UserName};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Something a session must pass on to its client.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    Message(Arc<ChatMessage>),
+    Joined(UserName),
+    Left(UserName),
+}
+
+/// Identifies one session in the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(u64);
+
+/// What a session gets when it joins.
+pub struct Subscription {
+    pub id: SessionId,
+    pub rx: mpsc::Receiver<Outbound>,
+    /// Fires when the hub dropped this session for being too slow.
+    pub kicked: CancellationToken,
+    /// Who was online at the moment of joining, this user included. Every
+    /// later change arrives on `rx`, so snapshot + updates are exact.
+    pub online: Vec<UserName>,
+}
+
+struct Member {
+    user: UserName,
+    tx: mpsc::Sender<Outbound>,
+    kicked: CancellationToken,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    sessions: HashMap<SessionId, Member>,
+    /// Case-folded name → (display name, live sessions).
+    online: HashMap<String, (UserName, usize)>,
+}
+
+/// The registry of live sessions. Cheap to share; its lock is a std mutex
+/// held only for non-blocking work, never across an `.await`.
+pub struct Hub {
+    queue: usize,
+    state: Mutex<State>,
+}
+
+impl Hub {
+    /// A hub whose sessions each queue at most `queue` items.
+    pub fn new(queue: usize) -> Self {
+        Self { queue: queue.max(1), state: Mutex::new(State::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a session of `user`; tells everyone else if the user just
+    /// came online.
+    pub fn join(&self, user: &UserName) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.queue);
+        let kicked = CancellationToken::new();
+        let mut state = self.lock();
+        let id = SessionId(state.next_id);
+        state.next_id += 1;
+        let entry = state.online.entry(user.key()).or_insert((user.clone(), 0));
+        entry.1 += 1;
+        let first = entry.1 == 1;
+        if first {
+            let others: Vec<SessionId> = state.sessions.keys().copied().collect();
+            deliver(&mut state, others, Outbound::Joined(user.clone()));
+        }
+        state.sessions.insert(id, Member { user: user.clone(), tx, kicked: kicked.clone() });
+        let mut online: Vec<UserName> = state.online.values().map(|(n, _)| n.clone()).collect();
+        online.sort();
+        Subscription { id, rx, kicked, online }
+    }
+
+    /// Unregisters a session; tells everyone if it was the user's last.
+    /// Leaving twice (after a kick) is harmless.
+    pub fn leave(&self, id: SessionId) {
+        let mut state = self.lock();
+        remove(&mut state, id);
+    }
+
+    /// Queues a stored message for every session allowed to see it: all of
+    /// them for the group, both parties' sessions for a private message.
+    pub fn publish(&self, message: ChatMessage) {
+        let mut state = self.lock();
+        let targets: Vec<SessionId> = match &message.to {
+            Recipient::Everyone => state.sessions.keys().copied().collect(),
+            Recipient::User(to) => state
+                .sessions
+                .iter()
+                .filter(|(_, m)| m.user.same_account(to) || m.user.same_account(&message.from))
+                .map(|(id, _)| *id)
+                .collect(),
+        };
+        deliver(&mut state, targets, Outbound::Message(Arc::new(message)));
+    }
+
+    /// Users online now, sorted.
+    pub fn online(&self) -> Vec<UserName> {
+        let mut users: Vec<UserName> = self.lock().online.values().map(|(n, _)| n.clone()).collect();
+        users.sort();
+        users
+    }
+}
+
+/// Offers `item` to each target; drops the ones that cannot take it.
+fn deliver(state: &mut State, targets: Vec<SessionId>, item: Outbound) {
+    let mut dropped = Vec::new();
+    for id in targets {
+        if let Some(member) = state.sessions.get(&id) {
+            match member.tx.try_send(item.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(user = %member.user, "session too slow, disconnecting it");
+                    dropped.push(id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => dropped.push(id),
+            }
+        }
+    }
+    for id in dropped {
+        remove(state, id);
+    }
+}
+
+/// Removes a session, firing its kick token, and announces the user's
+/// departure if no session of theirs is left.
+fn remove(state: &mut State, id: SessionId) {
+    let Some(member) = state.sessions.remove(&id) else { return };
+    member.kicked.cancel();
+    let key = member.user.key();
+    let last = match state.online.get_mut(&key) {
+        Some(entry) => {
+            entry.1 -= 1;
+            entry.1 == 0
+        }
+        None => false,
+    };
+    if last {
+        if let Some((user, _)) = state.online.remove(&key) {
+            let others: Vec<SessionId> = state.sessions.keys().copied().collect();
+            deliver(state, others, Outbound::Left(user));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natter_common::{Content, MessageId, Timestamp};
+
+    fn name(s: &str) -> UserName {
+        UserName::parse(s).unwrap()
+    }
+
+    fn message(from: &str, to: Option<&str>) -> ChatMessage {
+        ChatMessage {
+            id: MessageId(1),
+            from: name(from),
+            to: to.map_or(Recipient::Everyone, |t| Recipient::User(name(t))),
+            sent_at: Timestamp(0),
+            content: Content::Text("x".into()),
+        }
+    }
+
+    #[test]
+    fn presence_counts_sessions_per_user() {
+        let hub = Hub::new(8);
+        let mut a = hub.join(&name("a"));
+        let b1 = hub.join(&name("b"));
+        assert_eq!(b1.online, vec![name("a"), name("b")]);
+        assert!(matches!(a.rx.try_recv(), Ok(Outbound::Joined(u)) if u == name("b")));
+        let b2 = hub.join(&name("B"));
+        assert!(a.rx.try_recv().is_err(), "a second device is not a new join");
+        hub.leave(b1.id);
+        assert!(a.rx.try_recv().is_err(), "b is still online on another device");
+        hub.leave(b2.id);
+        assert!(matches!(a.rx.try_recv(), Ok(Outbound::Left(u)) if u == name("b")));
+        assert_eq!(hub.online(), vec![name("a")]);
+    }
+
+    #[test]
+    fn private_messages_reach_only_both_parties() {
+        let hub = Hub::new(8);
+        let mut a = hub.join(&name("a"));
+        let mut b = hub.join(&name("b"));
+        let mut c = hub.join(&name("c"));
+        while a.rx.try_recv().is_ok() {}
+        while b.rx.try_recv().is_ok() {}
+        hub.publish(message("a", Some("b")));
+        assert!(matches!(a.rx.try_recv(), Ok(Outbound::Message(_))));
+        assert!(matches!(b.rx.try_recv(), Ok(Outbound::Message(_))));
+        assert!(c.rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_full_queue_kicks_only_that_session() {
+        let hub = Hub::new(2);
+        let slow = hub.join(&name("slow"));
+        let mut fast = hub.join(&name("fast"));
+        for _ in 0..3 {
+            hub.publish(message("fast", None));
+            while fast.rx.try_recv().is_ok() {}
+        }
+        assert!(slow.kicked.is_cancelled());
+        assert!(!fast.kicked.is_cancelled());
+        assert_eq!(hub.online(), vec![name("fast")]);
+        hub.leave(slow.id); // the session task's own leave is a no-op now
+    }
+}

@@ -1,0 +1,117 @@
+//! The listening endpoint: binds UDP, accepts connections under the
+//! connection limit, gives each its own task, and drains them on shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use natter_common::protocol::close;
+use quinn::VarInt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::LoginThrottle;
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::session::{self, Context};
+use crate::store::sqlite::SqliteStore;
+use crate::store::Blocking;
+use crate::{tls, Endpoint};
+
+/// A bound server, ready to [`run`](Server::run).
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    info: Endpoint,
+    ctx: crate::Shared,
+}
+
+impl Server {
+    /// Opens the data directory (database, certificate) and binds the UDP
+    /// socket. Port 0 picks a free port: see [`Server::endpoint`].
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let data_dir = config.data_dir();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let identity = match (&config.cert, &config.key) {
+            (Some(cert), Some(key)) => tls::load(cert, key)?,
+            _ => tls::load_or_generate(&data_dir)?,
+        };
+        let fingerprint = identity.fingerprint();
+
+        let mut transport = quinn::TransportConfig::default();
+        transport
+            .max_idle_timeout(Some(
+                Duration::from_secs(config.idle_timeout_secs)
+                    .try_into()
+                    .context("idle timeout too large")?,
+            ))
+            .max_concurrent_bidi_streams(VarInt::from_u32(1 + config.max_transfers))
+            .max_concurrent_uni_streams(VarInt::from_u32(0));
+        let server_config = tls::server_config(identity, transport)?;
+
+        let db_path = data_dir.join("natter.db");
+        let store = SqliteStore::open(&db_path)
+            .with_context(|| format!("opening database {}", db_path.display()))?;
+        let endpoint = quinn::Endpoint::server(server_config, config.listen)
+            .with_context(|| format!("binding UDP {}", config.listen))?;
+        let addr = endpoint.local_addr()?;
+
+        let ctx = Arc::new(Context {
+            store: Blocking(Arc::new(store)),
+            hub: Hub::new(config.session_queue),
+            throttle: LoginThrottle::new(
+                config.login_failures_per_account,
+                config.login_failures_per_address,
+            ),
+            sequencer: tokio::sync::Mutex::new(()),
+            config,
+        });
+        Ok(Self { endpoint, info: Endpoint { addr, fingerprint }, ctx })
+    }
+
+    /// Where the server listens and the fingerprint clients should pin.
+    pub fn endpoint(&self) -> Endpoint {
+        self.info.clone()
+    }
+
+    /// Accepts connections until `shutdown` completes; then stops
+    /// accepting, closes every session with a reason and waits (bounded)
+    /// for them. Every acknowledged message is already on disk.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let sessions = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(self.ctx.config.max_connections));
+        tokio::pin!(shutdown);
+        loop {
+            let incoming = tokio::select! {
+                _ = &mut shutdown => break,
+                incoming = self.endpoint.accept() => match incoming {
+                    Some(incoming) => incoming,
+                    None => break,
+                },
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::warn!(remote = %incoming.remote_address(), "connection limit reached, refusing");
+                incoming.refuse();
+                continue;
+            };
+            let ctx = self.ctx.clone();
+            let stop = stop.child_token();
+            sessions.spawn(async move {
+                session::serve(ctx, incoming, stop).await;
+                drop(slot);
+            });
+        }
+        tracing::info!("shutting down");
+        stop.cancel();
+        sessions.close();
+        if tokio::time::timeout(Duration::from_secs(5), sessions.wait()).await.is_err() {
+            tracing::warn!("sessions did not finish in 5 s");
+        }
+        self.endpoint.close(VarInt::from_u32(close::SHUTDOWN), b"server shutting down");
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        Ok(())
+    }
+}

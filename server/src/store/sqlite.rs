@@ -1,0 +1,339 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
+//! so a message is on disk before the sender is told it was accepted.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use natter_common::codec;
+use natter_common::{ChatMessage, Content, Conversation, MessageId, Recipient, Timestamp, UserName};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{Account, AccountId, Appended, NewMessage, Page, Store, StoreError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash BLOB PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender_id INTEGER NOT NULL REFERENCES accounts(id),
+    recipient_id INTEGER REFERENCES accounts(id),
+    client_id INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL,
+    content BLOB NOT NULL,
+    UNIQUE (sender_id, client_id)
+);
+CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages(recipient_id, id);
+CREATE INDEX IF NOT EXISTS messages_by_sender ON messages(sender_id, id);
+";
+
+/// SQLite-backed [`Store`].
+pub struct SqliteStore {
+    db: Mutex<Connection>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, s.name, r.name, m.sent_at, m.content
+    FROM messages m JOIN accounts s ON s.id = m.sender_id
+    LEFT JOIN accounts r ON r.id = m.recipient_id";
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Connection::open(path).map_err(backend)?;
+        db.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        db.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        db.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        db.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        db.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self { db: Mutex::new(db) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (transactions roll back), so a poisoned lock is still usable.
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+fn to_account((id, name, hash): (i64, String, String)) -> Result<Account, StoreError> {
+    Ok(Account {
+        id: AccountId(id),
+        name: UserName::parse(&name).map_err(backend)?,
+        password_hash: hash,
+    })
+}
+
+type MessageRow = (i64, String, Option<String>, i64, Vec<u8>);
+
+fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn to_message((id, from, to, sent_at, content): MessageRow) -> Result<ChatMessage, StoreError> {
+    Ok(ChatMessage {
+        id: MessageId(id as u64),
+        from: UserName::parse(&from).map_err(backend)?,
+        to: match to {
+            None => Recipient::Everyone,
+            Some(name) => Recipient::User(UserName::parse(&name).map_err(backend)?),
+        },
+        sent_at: Timestamp(sent_at),
+        content: codec::decode_payload::<Content>(&content).map_err(backend)?,
+    })
+}
+
+/// Runs a message query whose last parameter is the row limit, returning
+/// up to `limit` rows (newest first in SQL) as an oldest-first page.
+fn page(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    limit: u32,
+) -> Result<Page, StoreError> {
+    let mut stmt = db.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(params, message_row)
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    let more = rows.len() > limit as usize;
+    let mut messages = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(to_message)
+        .collect::<Result<Vec<_>, _>>()?;
+    messages.reverse();
+    Ok(Page { messages, more })
+}
+
+impl Store for SqliteStore {
+    fn create_account(&self, name: &UserName, password_hash: &str) -> Result<Account, StoreError> {
+        let db = self.lock();
+        let result = db.execute(
+            "INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name.as_str(), name.key(), password_hash, Timestamp::now().0],
+        );
+        match result {
+            Ok(_) => Ok(Account {
+                id: AccountId(db.last_insert_rowid()),
+                name: name.clone(),
+                password_hash: password_hash.to_owned(),
+            }),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::NameTaken)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        let db = self.lock();
+        db.query_row(
+            "SELECT id, name, password_hash FROM accounts WHERE name_key = ?1",
+            [name.to_lowercase()],
+            account_row,
+        )
+        .optional()
+        .map_err(backend)?
+        .map(to_account)
+        .transpose()
+    }
+
+    fn save_token(&self, account: AccountId, token_hash: [u8; 32], expires: Timestamp) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute(
+            "INSERT INTO tokens (token_hash, account_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![&token_hash[..], account.0, expires.0],
+        )
+        .map_err(backend)?;
+        // Expired tokens are dead weight; clear them while we are here.
+        db.execute("DELETE FROM tokens WHERE expires_at < ?1", [Timestamp::now().0])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn token_account(&self, token_hash: [u8; 32], now: Timestamp) -> Result<Option<Account>, StoreError> {
+        let db = self.lock();
+        db.query_row(
+            "SELECT a.id, a.name, a.password_hash FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE t.token_hash = ?1 AND t.expires_at >= ?2",
+            params![&token_hash[..], now.0],
+            account_row,
+        )
+        .optional()
+        .map_err(backend)?
+        .map(to_account)
+        .transpose()
+    }
+
+    fn drop_token(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute("DELETE FROM tokens WHERE token_hash = ?1", [&token_hash[..]])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn append(&self, m: NewMessage) -> Result<Appended, StoreError> {
+        let content = codec::to_bytes(&m.content).map_err(backend)?;
+        let db = self.lock();
+        let client_id = m.client_id.0 as i64;
+        let inserted = db
+            .execute(
+                "INSERT INTO messages (sender_id, recipient_id, client_id, sent_at, content)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sender_id, client_id) DO NOTHING",
+                params![m.from.id.0, m.to.as_ref().map(|a| a.id.0), client_id, m.sent_at.0, content],
+            )
+            .map_err(backend)?;
+        let row = db
+            .query_row(
+                &format!("SELECT {MESSAGE_COLUMNS} WHERE m.sender_id = ?1 AND m.client_id = ?2"),
+                params![m.from.id.0, client_id],
+                message_row,
+            )
+            .map_err(backend)?;
+        Ok(Appended { message: to_message(row)?, fresh: inserted == 1 })
+    }
+
+    fn missed(&self, viewer: &Account, since: Option<MessageId>, limit: u32) -> Result<Page, StoreError> {
+        let db = self.lock();
+        let since = since.map_or(0, |m| m.0 as i64);
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}
+             WHERE m.id > ?1 AND (m.recipient_id IS NULL OR m.recipient_id = ?2 OR m.sender_id = ?2)
+             ORDER BY m.id DESC LIMIT ?3"
+        );
+        page(&db, &sql, &[&since, &viewer.id.0, &(limit as i64 + 1)], limit)
+    }
+
+    fn history(
+        &self,
+        viewer: &Account,
+        conversation: &Conversation,
+        before: Option<MessageId>,
+        limit: u16,
+    ) -> Result<Page, StoreError> {
+        let before = before.map_or(i64::MAX, |m| m.0 as i64);
+        let fetch = limit as i64 + 1;
+        match conversation {
+            Conversation::Group => {
+                let db = self.lock();
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} WHERE m.recipient_id IS NULL AND m.id < ?1
+                     ORDER BY m.id DESC LIMIT ?2"
+                );
+                page(&db, &sql, &[&before, &fetch], limit.into())
+            }
+            Conversation::With(peer) => {
+                let Some(peer) = self.account(peer.as_str())? else {
+                    return Ok(Page::default());
+                };
+                let db = self.lock();
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} WHERE m.id < ?1 AND (
+                        (m.sender_id = ?2 AND m.recipient_id = ?3) OR
+                        (m.sender_id = ?3 AND m.recipient_id = ?2))
+                     ORDER BY m.id DESC LIMIT ?4"
+                );
+                page(&db, &sql, &[&before, &viewer.id.0, &peer.id.0, &fetch], limit.into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natter_common::ClientMsgId;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("natter.db")).unwrap();
+        (dir, store)
+    }
+
+    fn name(s: &str) -> UserName {
+        UserName::parse(s).unwrap()
+    }
+
+    fn text(from: &Account, to: Option<&Account>, client_id: u64, body: &str) -> NewMessage {
+        NewMessage {
+            from: from.clone(),
+            to: to.cloned(),
+            client_id: ClientMsgId(client_id),
+            sent_at: Timestamp::now(),
+            content: Content::Text(body.into()),
+        }
+    }
+
+    #[test]
+    fn names_are_unique_without_case() {
+        let (_dir, store) = store();
+        store.create_account(&name("Alice"), "h").unwrap();
+        assert!(matches!(store.create_account(&name("alice"), "h"), Err(StoreError::NameTaken)));
+        assert_eq!(store.account("ALICE").unwrap().unwrap().name.as_str(), "Alice");
+    }
+
+    #[test]
+    fn a_resend_returns_the_original_and_is_not_fresh() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let first = store.append(text(&a, None, 9, "hi")).unwrap();
+        let again = store.append(text(&a, None, 9, "hi")).unwrap();
+        assert!(first.fresh && !again.fresh);
+        assert_eq!(first.message, again.message);
+        assert_eq!(store.missed(&a, None, 10).unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn private_history_is_visible_only_to_its_parties() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let b = store.create_account(&name("b"), "h").unwrap();
+        let c = store.create_account(&name("c"), "h").unwrap();
+        store.append(text(&a, Some(&b), 1, "secret")).unwrap();
+        store.append(text(&a, None, 2, "hello all")).unwrap();
+        assert_eq!(store.missed(&b, None, 10).unwrap().messages.len(), 2);
+        assert_eq!(store.missed(&c, None, 10).unwrap().messages.len(), 1);
+        let with_a = store.history(&b, &Conversation::With(name("A")), None, 10).unwrap();
+        assert_eq!(with_a.messages.len(), 1);
+        assert!(store.history(&c, &Conversation::With(name("a")), None, 10).unwrap().messages.is_empty());
+    }
+
+    #[test]
+    fn pages_are_oldest_first_and_say_when_more_exist() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        for i in 0..5 {
+            store.append(text(&a, None, i, &format!("m{i}"))).unwrap();
+        }
+        let newest = store.history(&a, &Conversation::Group, None, 2).unwrap();
+        assert!(newest.more);
+        assert_eq!(newest.messages[0].content, Content::Text("m3".into()));
+        let older = store
+            .history(&a, &Conversation::Group, Some(newest.messages[0].id), 10)
+            .unwrap();
+        assert!(!older.more);
+        assert_eq!(older.messages.len(), 3);
+        let missed = store.missed(&a, Some(MessageId(2)), 2).unwrap();
+        assert_eq!(missed.messages.len(), 2);
+        assert!(missed.more);
+    }
+}
