@@ -28,7 +28,10 @@ pub fn encode_frame<T: Serialize>(value: &T) -> Result<Vec<u8>, FrameError> {
     let mut out = postcard::to_extend(value, vec![0u8; 4]).map_err(FrameError::Encode)?;
     let len = out.len() - 4;
     if len > MAX_FRAME_BYTES as usize {
-        return Err(FrameError::TooLarge { len: len as u64, max: MAX_FRAME_BYTES });
+        return Err(FrameError::TooLarge {
+            len: len as u64,
+            max: MAX_FRAME_BYTES,
+        });
     }
     out[..4].copy_from_slice(&(len as u32).to_le_bytes());
     Ok(out)
@@ -89,19 +92,28 @@ where
     while got < 4 {
         let n = r.read(&mut len[got..]).await?;
         if n == 0 {
-            return if got == 0 { Ok(None) } else { Err(FrameError::Truncated) };
+            return if got == 0 {
+                Ok(None)
+            } else {
+                Err(FrameError::Truncated)
+            };
         }
         got += n;
     }
     let len = u32::from_le_bytes(len);
     if len > max {
-        return Err(FrameError::TooLarge { len: len.into(), max });
+        return Err(FrameError::TooLarge {
+            len: len.into(),
+            max,
+        });
     }
     let mut payload = vec![0u8; len as usize];
-    r.read_exact(&mut payload).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    r.read_exact(&mut payload)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+            _ => FrameError::Io(e),
+        })?;
     Ok(Some(payload))
 }
 
@@ -120,7 +132,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     pub fn with_max(inner: R, max: u32) -> Self {
-        Self { inner, max, buf: Vec::new() }
+        Self {
+            inner,
+            max,
+            buf: Vec::new(),
+        }
     }
 
     /// The next frame, or `Ok(None)` at a clean end of stream.
@@ -137,7 +153,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if self.buf.len() >= 4 {
                 let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes"));
                 if len > self.max {
-                    return Err(FrameError::TooLarge { len: len.into(), max: self.max });
+                    return Err(FrameError::TooLarge {
+                        len: len.into(),
+                        max: self.max,
+                    });
                 }
                 let end = 4 + len as usize;
                 if self.buf.len() >= end {
@@ -150,7 +169,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             // `read` is cancel-safe: if another branch wins, nothing was read.
             let n = self.inner.read(&mut chunk).await?;
             if n == 0 {
-                return if self.buf.is_empty() { Ok(None) } else { Err(FrameError::Truncated) };
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(FrameError::Truncated)
+                };
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -196,7 +219,10 @@ mod tests {
     /// and every other client must change with it.
     #[test]
     fn golden_frames_match_the_protocol_document() {
-        let hello = Hello { version: 1, software: "cli".into() };
+        let hello = Hello {
+            version: 1,
+            software: "cli".into(),
+        };
         assert_eq!(hex(&encode_frame(&hello).unwrap()), "050000000103636c69");
 
         let ping = ClientMsg::Ping { nonce: 300 };
@@ -207,17 +233,28 @@ mod tests {
             to: Recipient::Everyone,
             content: Content::Text("hi".into()),
         };
-        assert_eq!(hex(&encode_frame(&send).unwrap()), "07000000030700000268 69".replace(' ', ""));
+        assert_eq!(
+            hex(&encode_frame(&send).unwrap()),
+            "07000000030700000268 69".replace(' ', "")
+        );
 
         let private_emoji = ClientMsg::Send {
             client_id: ClientMsgId(1),
             to: Recipient::User(UserName::parse("bob").unwrap()),
             content: Content::Emoji(EmojiId(3)),
         };
-        assert_eq!(hex(&encode_frame(&private_emoji).unwrap()), "0900000003010103626f620103");
+        assert_eq!(
+            hex(&encode_frame(&private_emoji).unwrap()),
+            "0900000003010103626f620103"
+        );
 
-        let joined = ServerMsg::Joined { user: UserName::parse("bob").unwrap() };
-        assert_eq!(hex(&encode_frame(&joined).unwrap()), "0500000005 03626f62".replace(' ', ""));
+        let joined = ServerMsg::Joined {
+            user: UserName::parse("bob").unwrap(),
+        };
+        assert_eq!(
+            hex(&encode_frame(&joined).unwrap()),
+            "0500000005 03626f62".replace(' ', "")
+        );
     }
 
     #[tokio::test]
@@ -225,7 +262,9 @@ mod tests {
         let (mut a, b) = tokio::io::duplex(64);
         let writer = tokio::spawn(async move {
             for n in 0..100u64 {
-                write_frame(&mut a, &ClientMsg::Ping { nonce: n }).await.unwrap();
+                write_frame(&mut a, &ClientMsg::Ping { nonce: n })
+                    .await
+                    .unwrap();
             }
         });
         let mut reader = FrameReader::new(b);
@@ -249,11 +288,19 @@ mod tests {
     #[tokio::test]
     async fn garbage_is_a_decode_error_and_truncation_is_detected() {
         let (mut a, b) = tokio::io::duplex(64);
-        a.write_all(&[2, 0, 0, 0, 0xff, 0xff, 9, 0, 0, 0, 1]).await.unwrap();
+        a.write_all(&[2, 0, 0, 0, 0xff, 0xff, 9, 0, 0, 0, 1])
+            .await
+            .unwrap();
         drop(a);
         let mut reader = FrameReader::new(b);
-        assert!(matches!(reader.read::<ClientMsg>().await, Err(FrameError::Decode(_))));
-        assert!(matches!(reader.read::<ClientMsg>().await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            reader.read::<ClientMsg>().await,
+            Err(FrameError::Decode(_))
+        ));
+        assert!(matches!(
+            reader.read::<ClientMsg>().await,
+            Err(FrameError::Truncated)
+        ));
     }
 
     #[tokio::test]

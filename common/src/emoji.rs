@@ -72,7 +72,15 @@ mod tests {
 
     #[test]
     fn catalogue_has_the_seven_feelings_and_unique_ids() {
-        for key in ["happy", "cute", "love", "tears_of_joy", "crying", "sweat", "upset"] {
+        for key in [
+            "happy",
+            "cute",
+            "love",
+            "tears_of_joy",
+            "crying",
+            "sweat",
+            "upset",
+        ] {
             assert!(Emoji::by_key(key).is_some(), "{key}");
         }
         for (i, e) in CATALOGUE.iter().enumerate() {

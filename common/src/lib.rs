@@ -16,7 +16,9 @@ pub mod protocol;
 
 pub use codec::{FrameError, FrameReader, FrameWriter};
 pub use emoji::{Emoji, EmojiId};
-pub use ids::{BlobHash, ClientMsgId, Fingerprint, MessageId, RequestId, SessionToken, Timestamp, UserName};
+pub use ids::{
+    BlobHash, ClientMsgId, Fingerprint, MessageId, RequestId, SessionToken, Timestamp, UserName,
+};
 pub use message::{ChatMessage, Content, Conversation, MediaRef, Recipient};
 pub use protocol::{
     ClientMsg, Hello, Limits, MediaKind, Refusal, ServerMsg, TransferHeader, TransferReply, ALPN,

@@ -47,8 +47,15 @@ impl Content {
                 Some(e) => format!(":{}:", e.key),
                 None => format!(":emoji-{}:", id.0),
             },
-            Content::Image { media, width, height } => {
-                format!("[picture {} {}x{} {}]", media.name, width, height, media.hash)
+            Content::Image {
+                media,
+                width,
+                height,
+            } => {
+                format!(
+                    "[picture {} {}x{} {}]",
+                    media.name, width, height, media.hash
+                )
             }
             Content::File(media) => {
                 format!("[file {} {} bytes {}]", media.name, media.size, media.hash)

@@ -49,7 +49,10 @@ pub struct Hello {
 
 impl Hello {
     pub fn current(software: impl Into<String>) -> Self {
-        Self { version: PROTOCOL_VERSION, software: software.into() }
+        Self {
+            version: PROTOCOL_VERSION,
+            software: software.into(),
+        }
     }
 }
 
@@ -73,11 +76,22 @@ pub enum ClientMsg {
     Register { name: String, password: String },
     /// Logs in with a password. `since` is the highest message id this
     /// client has seen; everything newer that it may see is replayed.
-    Login { name: String, password: String, since: Option<MessageId> },
+    Login {
+        name: String,
+        password: String,
+        since: Option<MessageId>,
+    },
     /// Logs in again with the token of an earlier login.
-    Resume { token: SessionToken, since: Option<MessageId> },
+    Resume {
+        token: SessionToken,
+        since: Option<MessageId>,
+    },
     /// Posts a message. `client_id` makes a resend idempotent.
-    Send { client_id: ClientMsgId, to: Recipient, content: Content },
+    Send {
+        client_id: ClientMsgId,
+        to: Recipient,
+        content: Content,
+    },
     /// Asks for up to `limit` messages of a conversation older than `before`
     /// (newest page when `None`).
     History {
@@ -96,30 +110,55 @@ pub enum ClientMsg {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerMsg {
     /// Answer to a compatible hello.
-    Welcome { version: u16, software: String },
+    Welcome {
+        version: u16,
+        software: String,
+    },
     /// A request was refused. Before login this ends the attempt; after it,
     /// the session goes on unless the connection is closed too.
     Refused(Refusal),
     /// The account was created; log in next.
-    Registered { user: UserName },
+    Registered {
+        user: UserName,
+    },
     /// Login succeeded. Keep `token` to resume later.
-    LoggedIn { user: UserName, token: SessionToken, limits: Limits },
+    LoggedIn {
+        user: UserName,
+        token: SessionToken,
+        limits: Limits,
+    },
     /// Who is online right now: sent once right after login.
-    Online { users: Vec<UserName> },
+    Online {
+        users: Vec<UserName>,
+    },
     /// A user came online (their first session).
-    Joined { user: UserName },
+    Joined {
+        user: UserName,
+    },
     /// A user went offline (their last session ended).
-    Left { user: UserName },
+    Left {
+        user: UserName,
+    },
     /// A message: live, or replayed after login.
     Message(ChatMessage),
     /// The replay after login is complete. `truncated` means older missed
     /// messages exist; page them with [`ClientMsg::History`].
-    CaughtUp { latest: Option<MessageId>, truncated: bool },
+    CaughtUp {
+        latest: Option<MessageId>,
+        truncated: bool,
+    },
     /// A [`ClientMsg::Send`] is stored; the message got this id and time.
     /// Sent again, unchanged, for a resend of the same `client_id`.
-    Accepted { client_id: ClientMsgId, id: MessageId, sent_at: Timestamp },
+    Accepted {
+        client_id: ClientMsgId,
+        id: MessageId,
+        sent_at: Timestamp,
+    },
     /// A [`ClientMsg::Send`] was refused and will never be stored.
-    Rejected { client_id: ClientMsgId, reason: Refusal },
+    Rejected {
+        client_id: ClientMsgId,
+        reason: Refusal,
+    },
     /// One page of history, oldest first. `more` says older pages exist.
     History {
         request: RequestId,
@@ -127,14 +166,18 @@ pub enum ServerMsg {
         messages: Vec<ChatMessage>,
         more: bool,
     },
-    Pong { nonce: u64 },
+    Pong {
+        nonce: u64,
+    },
 }
 
 /// Why something was refused. Each variant is a complete, typed answer that
 /// a client can show as it is (its `Display` is the message).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Refusal {
-    #[error("protocol version mismatch: server speaks version {server}, client speaks version {client}")]
+    #[error(
+        "protocol version mismatch: server speaks version {server}, client speaks version {client}"
+    )]
     VersionMismatch { server: u16, client: u16 },
     #[error("no user is called {0:?}")]
     UnknownUser(String),
@@ -197,9 +240,17 @@ pub enum MediaKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TransferHeader {
     /// Upload `size` bytes whose BLAKE3 hash is `hash`.
-    Put { kind: MediaKind, hash: BlobHash, size: u64 },
+    Put {
+        kind: MediaKind,
+        hash: BlobHash,
+        size: u64,
+    },
     /// Download a blob from `offset` on.
-    Get { kind: MediaKind, hash: BlobHash, offset: u64 },
+    Get {
+        kind: MediaKind,
+        hash: BlobHash,
+        offset: u64,
+    },
 }
 
 /// The server's frames on a transfer stream.
@@ -207,11 +258,15 @@ pub enum TransferHeader {
 pub enum TransferReply {
     /// Put: send the bytes from `offset` to the end, then finish the stream.
     /// 0 means the server has nothing yet; more means resume.
-    SendFrom { offset: u64 },
+    SendFrom {
+        offset: u64,
+    },
     /// Put: the server has the whole blob (already, or now verified).
     Stored,
     /// Get: `size - offset` raw bytes follow, then the stream ends.
-    Sending { size: u64 },
+    Sending {
+        size: u64,
+    },
     Refused(Refusal),
 }
 
@@ -221,7 +276,10 @@ mod tests {
 
     #[test]
     fn refusals_read_as_sentences() {
-        let r = Refusal::VersionMismatch { server: 1, client: 2 };
+        let r = Refusal::VersionMismatch {
+            server: 1,
+            client: 2,
+        };
         assert_eq!(
             r.to_string(),
             "protocol version mismatch: server speaks version 1, client speaks version 2"

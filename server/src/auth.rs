@@ -25,7 +25,9 @@ fn check_password(password: &str) -> Result<(), Refusal> {
         return Err(Refusal::PasswordTooLong);
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Refusal::WeakPassword { min_chars: MIN_PASSWORD_CHARS as u16 });
+        return Err(Refusal::WeakPassword {
+            min_chars: MIN_PASSWORD_CHARS as u16,
+        });
     }
     Ok(())
 }
@@ -51,7 +53,9 @@ pub async fn verify_password(password: String, hash: String) -> Result<bool, Ref
     }
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash).map_err(|_| Refusal::Internal)?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await
     .map_err(|_| Refusal::Internal)?
@@ -98,7 +102,11 @@ const MAX_TRACKED: usize = 100_000;
 
 impl LoginThrottle {
     pub fn new(per_account: u32, per_address: u32) -> Self {
-        Self { per_account, per_address, state: Mutex::new(Windows::default()) }
+        Self {
+            per_account,
+            per_address,
+            state: Mutex::new(Windows::default()),
+        }
     }
 
     /// Refuses the attempt if the account or the address is over its limit.
@@ -106,14 +114,19 @@ impl LoginThrottle {
         let now = Instant::now();
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let blocked = [
-            state.accounts.get(&account.to_lowercase()).map(|w| (w, self.per_account)),
+            state
+                .accounts
+                .get(&account.to_lowercase())
+                .map(|w| (w, self.per_account)),
             state.addresses.get(&address).map(|w| (w, self.per_address)),
         ];
         for (window, limit) in blocked.into_iter().flatten() {
             let age = now.duration_since(window.started);
             if age < WINDOW && window.failures >= limit {
                 let retry = (WINDOW - age).as_secs().max(1) as u32;
-                return Err(Refusal::RateLimited { retry_after_secs: retry });
+                return Err(Refusal::RateLimited {
+                    retry_after_secs: retry,
+                });
             }
         }
         Ok(())
@@ -141,9 +154,15 @@ fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Window>, key: K, now: Inst
     if map.len() >= MAX_TRACKED {
         return; // Still full of live windows: an attack; refuse to grow.
     }
-    let window = map.entry(key).or_insert(Window { started: now, failures: 0 });
+    let window = map.entry(key).or_insert(Window {
+        started: now,
+        failures: 0,
+    });
     if now.duration_since(window.started) >= WINDOW {
-        *window = Window { started: now, failures: 0 };
+        *window = Window {
+            started: now,
+            failures: 0,
+        };
     }
     window.failures += 1;
 }
@@ -155,17 +174,28 @@ mod tests {
     #[test]
     fn new_accounts_follow_the_rules() {
         assert!(check_new_account("张伟", "long enough").is_ok());
-        assert!(matches!(check_new_account("a b", "long enough"), Err(Refusal::InvalidName(_))));
-        assert!(matches!(check_new_account("ab", "short"), Err(Refusal::WeakPassword { .. })));
+        assert!(matches!(
+            check_new_account("a b", "long enough"),
+            Err(Refusal::InvalidName(_))
+        ));
+        assert!(matches!(
+            check_new_account("ab", "short"),
+            Err(Refusal::WeakPassword { .. })
+        ));
         let huge = "x".repeat(MAX_PASSWORD_BYTES + 1);
-        assert_eq!(check_new_account("ab", &huge), Err(Refusal::PasswordTooLong));
+        assert_eq!(
+            check_new_account("ab", &huge),
+            Err(Refusal::PasswordTooLong)
+        );
     }
 
     #[tokio::test]
     async fn hashes_verify_only_the_right_password() {
         let hash = hash_password("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), hash.clone()).await.unwrap());
+        assert!(verify_password("correct horse".into(), hash.clone())
+            .await
+            .unwrap());
         assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
     }
 
@@ -176,7 +206,10 @@ mod tests {
         throttle.failed("Bob", addr);
         assert!(throttle.check("bob", addr).is_ok());
         throttle.failed("bob", addr);
-        assert!(matches!(throttle.check("BOB", addr), Err(Refusal::RateLimited { .. })));
+        assert!(matches!(
+            throttle.check("BOB", addr),
+            Err(Refusal::RateLimited { .. })
+        ));
         assert!(throttle.check("carol", addr).is_ok());
         throttle.succeeded("bob");
         assert!(throttle.check("bob", addr).is_ok());

@@ -65,7 +65,10 @@ pub struct Hub {
 impl Hub {
     /// A hub whose sessions each queue at most `queue` items.
     pub fn new(queue: usize) -> Self {
-        Self { queue: queue.max(1), state: Mutex::new(State::default()) }
+        Self {
+            queue: queue.max(1),
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -87,10 +90,22 @@ impl Hub {
             let others: Vec<SessionId> = state.sessions.keys().copied().collect();
             deliver(&mut state, others, Outbound::Joined(user.clone()));
         }
-        state.sessions.insert(id, Member { user: user.clone(), tx, kicked: kicked.clone() });
+        state.sessions.insert(
+            id,
+            Member {
+                user: user.clone(),
+                tx,
+                kicked: kicked.clone(),
+            },
+        );
         let mut online: Vec<UserName> = state.online.values().map(|(n, _)| n.clone()).collect();
         online.sort();
-        Subscription { id, rx, kicked, online }
+        Subscription {
+            id,
+            rx,
+            kicked,
+            online,
+        }
     }
 
     /// Unregisters a session; tells everyone if it was the user's last.
@@ -118,7 +133,12 @@ impl Hub {
 
     /// Users online now, sorted.
     pub fn online(&self) -> Vec<UserName> {
-        let mut users: Vec<UserName> = self.lock().online.values().map(|(n, _)| n.clone()).collect();
+        let mut users: Vec<UserName> = self
+            .lock()
+            .online
+            .values()
+            .map(|(n, _)| n.clone())
+            .collect();
         users.sort();
         users
     }
@@ -147,7 +167,9 @@ fn deliver(state: &mut State, targets: Vec<SessionId>, item: Outbound) {
 /// Removes a session, firing its kick token, and announces the user's
 /// departure if no session of theirs is left.
 fn remove(state: &mut State, id: SessionId) {
-    let Some(member) = state.sessions.remove(&id) else { return };
+    let Some(member) = state.sessions.remove(&id) else {
+        return;
+    };
     member.kicked.cancel();
     let key = member.user.key();
     let last = match state.online.get_mut(&key) {
@@ -192,9 +214,15 @@ mod tests {
         assert_eq!(b1.online, vec![name("a"), name("b")]);
         assert!(matches!(a.rx.try_recv(), Ok(Outbound::Joined(u)) if u == name("b")));
         let b2 = hub.join(&name("B"));
-        assert!(a.rx.try_recv().is_err(), "a second device is not a new join");
+        assert!(
+            a.rx.try_recv().is_err(),
+            "a second device is not a new join"
+        );
         hub.leave(b1.id);
-        assert!(a.rx.try_recv().is_err(), "b is still online on another device");
+        assert!(
+            a.rx.try_recv().is_err(),
+            "b is still online on another device"
+        );
         hub.leave(b2.id);
         assert!(matches!(a.rx.try_recv(), Ok(Outbound::Left(u)) if u == name("b")));
         assert_eq!(hub.online(), vec![name("a")]);

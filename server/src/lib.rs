@@ -6,12 +6,14 @@
 //! [`session`] is the one task per connection, [`auth`] checks passwords
 //! and throttles guessing, [`hub`] tracks presence and fans messages out,
 //! [`router`] validates, stores and routes what users send, [`store`] keeps
-//! accounts and history, [`tls`] owns the certificate.
+//! accounts and history, [`media`] stores pictures and files
+//! and serves their transfer streams, [`tls`] owns the certificate.
 
 pub mod auth;
 pub mod config;
 pub mod hub;
 pub mod listener;
+pub mod media;
 pub mod router;
 pub mod session;
 pub mod store;

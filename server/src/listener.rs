@@ -58,7 +58,10 @@ impl Server {
             .with_context(|| format!("binding UDP {}", config.listen))?;
         let addr = endpoint.local_addr()?;
 
+        let blobs = crate::media::BlobDir::open(&data_dir)
+            .with_context(|| format!("creating media folders in {}", data_dir.display()))?;
         let ctx = Arc::new(Context {
+            blobs,
             store: Blocking(Arc::new(store)),
             hub: Hub::new(config.session_queue),
             throttle: LoginThrottle::new(
@@ -68,7 +71,11 @@ impl Server {
             sequencer: tokio::sync::Mutex::new(()),
             config,
         });
-        Ok(Self { endpoint, info: Endpoint { addr, fingerprint }, ctx })
+        Ok(Self {
+            endpoint,
+            info: Endpoint { addr, fingerprint },
+            ctx,
+        })
     }
 
     /// Where the server listens and the fingerprint clients should pin.
@@ -107,10 +114,14 @@ impl Server {
         tracing::info!("shutting down");
         stop.cancel();
         sessions.close();
-        if tokio::time::timeout(Duration::from_secs(5), sessions.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), sessions.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("sessions did not finish in 5 s");
         }
-        self.endpoint.close(VarInt::from_u32(close::SHUTDOWN), b"server shutting down");
+        self.endpoint
+            .close(VarInt::from_u32(close::SHUTDOWN), b"server shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
         Ok(())
     }

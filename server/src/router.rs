@@ -3,7 +3,7 @@
 //! session sees messages in id order and "the highest id seen" is a
 //! complete cursor for catching up.
 
-use natter_common::{ClientMsgId, Content, Recipient, Refusal, Timestamp};
+use natter_common::{ClientMsgId, Content, MediaRef, Recipient, Refusal, Timestamp};
 
 use crate::session::Context;
 use crate::store::{Account, Appended, NewMessage};
@@ -18,21 +18,69 @@ pub async fn send(
     content: Content,
 ) -> Result<Appended, Refusal> {
     check_content(ctx, &content)?;
+    if let Some(media) = content.media() {
+        check_media(ctx, from, media).await?;
+    }
     let to = match to {
         Recipient::Everyone => None,
         Recipient::User(name) => {
             let key = name.as_str().to_owned();
-            let found = ctx.store.call(move |s| s.account(&key)).await.map_err(internal)?;
+            let found = ctx
+                .store
+                .call(move |s| s.account(&key))
+                .await
+                .map_err(internal)?;
             Some(found.ok_or_else(|| Refusal::UnknownRecipient(name.to_string()))?)
         }
     };
-    let new = NewMessage { from: from.clone(), to, client_id, sent_at: Timestamp::now(), content };
+    let new = NewMessage {
+        from: from.clone(),
+        to,
+        client_id,
+        sent_at: Timestamp::now(),
+        content,
+    };
     let _order = ctx.sequencer.lock().await;
-    let appended = ctx.store.call(move |s| s.append(new)).await.map_err(internal)?;
+    let appended = ctx
+        .store
+        .call(move |s| s.append(new))
+        .await
+        .map_err(internal)?;
     if appended.fresh {
         ctx.hub.publish(appended.message.clone());
     }
     Ok(appended)
+}
+
+/// A message may reference a blob only once it is completely uploaded, with
+/// its true size, and only if the sender uploaded it or can already see it
+/// (so forwarding works but guessing hashes does not).
+async fn check_media(ctx: &Context, from: &Account, media: &MediaRef) -> Result<(), Refusal> {
+    let (hash, viewer) = (media.hash, from.clone());
+    let size = ctx
+        .store
+        .call(move |s| s.blob_size(hash))
+        .await
+        .map_err(internal)?;
+    match size {
+        None => Err(Refusal::NoSuchBlob),
+        Some(size) if size != media.size => Err(Refusal::InvalidMedia(format!(
+            "the blob has {size} bytes, not {}",
+            media.size
+        ))),
+        Some(_) => {
+            if ctx
+                .store
+                .call(move |s| s.may_fetch(&viewer, hash))
+                .await
+                .map_err(internal)?
+            {
+                Ok(())
+            } else {
+                Err(Refusal::Forbidden)
+            }
+        }
+    }
 }
 
 fn internal(e: crate::store::StoreError) -> Refusal {
@@ -46,7 +94,10 @@ fn check_content(ctx: &Context, content: &Content) -> Result<(), Refusal> {
             if text.trim().is_empty() {
                 return Err(Refusal::EmptyText);
             }
-            let max = ctx.config.max_text_chars.min(natter_common::limits::MAX_TEXT_CHARS as u32);
+            let max = ctx
+                .config
+                .max_text_chars
+                .min(natter_common::limits::MAX_TEXT_CHARS as u32);
             if text.chars().count() > max as usize {
                 return Err(Refusal::TextTooLong { max_chars: max });
             }
@@ -63,7 +114,7 @@ fn check_content(ctx: &Context, content: &Content) -> Result<(), Refusal> {
             if !name_ok {
                 return Err(Refusal::InvalidMedia("bad file name".into()));
             }
-            Err(Refusal::InvalidMedia("pictures and files are not supported yet".into()))
+            Ok(())
         }
     }
 }

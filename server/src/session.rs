@@ -32,6 +32,7 @@ pub struct Context {
     pub store: Blocking,
     pub hub: Hub,
     pub throttle: LoginThrottle,
+    pub blobs: crate::media::BlobDir,
     /// Held while a message is stored and published: see [`crate::router`].
     pub sequencer: tokio::sync::Mutex<()>,
 }
@@ -97,7 +98,7 @@ pub async fn serve(ctx: crate::Shared, incoming: quinn::Incoming, shutdown: Canc
 }
 
 async fn run(
-    ctx: &Context,
+    ctx: &crate::Shared,
     connection: &quinn::Connection,
     remote: SocketAddr,
     shutdown: &CancellationToken,
@@ -138,7 +139,14 @@ async fn run(
     tracing::Span::current().record("user", login.account.name.as_str());
     info!("logged in");
 
-    let mut session = Session { ctx, send, login, last_replayed: None };
+    let mut session = Session {
+        ctx,
+        connection,
+        send,
+        login,
+        last_replayed: None,
+        transfers: tokio::task::JoinSet::new(),
+    };
     let close = session.serve(reader, shutdown).await;
     info!("logged out");
     close
@@ -155,14 +163,23 @@ async fn hello(send: &mut SendStream, reader: &mut FrameReader<RecvStream>) -> R
     };
     let version = codec::hello_version(&payload).map_err(Close::violation)?;
     if version != PROTOCOL_VERSION {
-        let refusal = Refusal::VersionMismatch { server: PROTOCOL_VERSION, client: version };
+        let refusal = Refusal::VersionMismatch {
+            server: PROTOCOL_VERSION,
+            client: version,
+        };
         let _ = write(send, &ServerMsg::Refused(refusal.clone())).await;
         return Err(Close::new(close::PROTOCOL_VIOLATION, refusal.to_string()));
     }
     let hello: Hello = codec::decode_payload(&payload).map_err(Close::violation)?;
     debug!(software = %hello.software, "hello");
-    write(send, &ServerMsg::Welcome { version: PROTOCOL_VERSION, software: SOFTWARE.into() })
-        .await
+    write(
+        send,
+        &ServerMsg::Welcome {
+            version: PROTOCOL_VERSION,
+            software: SOFTWARE.into(),
+        },
+    )
+    .await
 }
 
 /// An authenticated session's identity.
@@ -183,13 +200,23 @@ async fn authenticate(
     loop {
         let msg = match reader.read::<ClientMsg>().await {
             Ok(Some(m)) => m,
-            Ok(None) => return Err(Close::new(close::NORMAL, "connection lost: left before login")),
+            Ok(None) => {
+                return Err(Close::new(
+                    close::NORMAL,
+                    "connection lost: left before login",
+                ))
+            }
             Err(e) => return Err(Close::from_frame(e)),
         };
-        if matches!(msg, ClientMsg::Register { .. } | ClientMsg::Login { .. } | ClientMsg::Resume { .. }) {
+        if matches!(
+            msg,
+            ClientMsg::Register { .. } | ClientMsg::Login { .. } | ClientMsg::Resume { .. }
+        ) {
             attempts += 1;
             if attempts > MAX_AUTH_ATTEMPTS {
-                return Err(Close::violation("too many login attempts on one connection"));
+                return Err(Close::violation(
+                    "too many login attempts on one connection",
+                ));
             }
         }
         let answer = match msg {
@@ -197,12 +224,14 @@ async fn authenticate(
                 Ok(user) => ServerMsg::Registered { user },
                 Err(refusal) => ServerMsg::Refused(refusal),
             },
-            ClientMsg::Login { name, password, since } => {
-                match login(ctx, &name, password, remote).await {
-                    Ok(account) => return start(ctx, send, account, since).await,
-                    Err(refusal) => ServerMsg::Refused(refusal),
-                }
-            }
+            ClientMsg::Login {
+                name,
+                password,
+                since,
+            } => match login(ctx, &name, password, remote).await {
+                Ok(account) => return start(ctx, send, account, since).await,
+                Err(refusal) => ServerMsg::Refused(refusal),
+            },
             ClientMsg::Resume { token, since } => match resume(ctx, &token).await {
                 Ok(account) => {
                     let hash = auth::token_hash(&token);
@@ -212,20 +241,29 @@ async fn authenticate(
             },
             ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
             ClientMsg::Logout => return Err(Close::new(close::NORMAL, "logged out")),
-            ClientMsg::Send { client_id, .. } => {
-                ServerMsg::Rejected { client_id, reason: Refusal::NotAuthenticated }
-            }
+            ClientMsg::Send { client_id, .. } => ServerMsg::Rejected {
+                client_id,
+                reason: Refusal::NotAuthenticated,
+            },
             ClientMsg::History { .. } => ServerMsg::Refused(Refusal::NotAuthenticated),
         };
         write(send, &answer).await?;
     }
 }
 
-async fn register(ctx: &Context, name: &str, password: String) -> Result<natter_common::UserName, Refusal> {
+async fn register(
+    ctx: &Context,
+    name: &str,
+    password: String,
+) -> Result<natter_common::UserName, Refusal> {
     let name = auth::check_new_account(name, &password)?;
     let hash = auth::hash_password(password).await?;
     let for_store = name.clone();
-    match ctx.store.call(move |s| s.create_account(&for_store, &hash)).await {
+    match ctx
+        .store
+        .call(move |s| s.create_account(&for_store, &hash))
+        .await
+    {
         Ok(account) => {
             info!(user = %account.name, "registered");
             Ok(account.name)
@@ -238,10 +276,19 @@ async fn register(ctx: &Context, name: &str, password: String) -> Result<natter_
     }
 }
 
-async fn login(ctx: &Context, name: &str, password: String, remote: SocketAddr) -> Result<Account, Refusal> {
+async fn login(
+    ctx: &Context,
+    name: &str,
+    password: String,
+    remote: SocketAddr,
+) -> Result<Account, Refusal> {
     ctx.throttle.check(name, remote.ip())?;
     let key = name.to_owned();
-    let account = ctx.store.call(move |s| s.account(&key)).await.map_err(|_| Refusal::Internal)?;
+    let account = ctx
+        .store
+        .call(move |s| s.account(&key))
+        .await
+        .map_err(|_| Refusal::Internal)?;
     let Some(account) = account else {
         ctx.throttle.failed(name, remote.ip());
         return Err(Refusal::UnknownUser(name.chars().take(64).collect()));
@@ -290,20 +337,37 @@ async fn logged_in(
     token_hash: [u8; 32],
     since: Option<MessageId>,
 ) -> Result<Login, Close> {
+    let id = account.id;
+    let used_bytes = ctx.store.call(move |s| s.used_bytes(id)).await.unwrap_or(0);
     let limits = Limits {
         max_text_chars: ctx.config.max_text_chars,
         max_upload_bytes: ctx.config.max_upload_bytes,
         quota_bytes: ctx.config.quota_bytes,
-        used_bytes: 0,
+        used_bytes,
     };
-    write(send, &ServerMsg::LoggedIn { user: account.name.clone(), token, limits }).await?;
-    Ok(Login { account, token_hash, since })
+    write(
+        send,
+        &ServerMsg::LoggedIn {
+            user: account.name.clone(),
+            token,
+            limits,
+        },
+    )
+    .await?;
+    Ok(Login {
+        account,
+        token_hash,
+        since,
+    })
 }
 
 /// A logged-in session.
 struct Session<'a> {
-    ctx: &'a Context,
+    ctx: &'a crate::Shared,
+    connection: &'a quinn::Connection,
     send: SendStream,
+    /// Transfer streams in flight; aborted when the session ends.
+    transfers: tokio::task::JoinSet<()>,
     login: Login,
     /// The newest message sent in the replay after login; live copies of
     /// messages up to it are skipped.
@@ -311,7 +375,11 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    async fn serve(&mut self, mut reader: FrameReader<RecvStream>, shutdown: &CancellationToken) -> Close {
+    async fn serve(
+        &mut self,
+        mut reader: FrameReader<RecvStream>,
+        shutdown: &CancellationToken,
+    ) -> Close {
         // Join before reading history: anything stored from now on is in
         // the queue, anything before is in the replay; overlaps are skipped.
         let mut sub = self.ctx.hub.join(&self.login.account.name);
@@ -338,7 +406,14 @@ impl Session<'_> {
             write(&mut self.send, &ServerMsg::Message(message)).await?;
         }
         self.last_replayed = latest;
-        write(&mut self.send, &ServerMsg::CaughtUp { latest, truncated: missed.more }).await
+        write(
+            &mut self.send,
+            &ServerMsg::CaughtUp {
+                latest,
+                truncated: missed.more,
+            },
+        )
+        .await
     }
 
     async fn run(
@@ -358,6 +433,17 @@ impl Session<'_> {
                     Some(out) => self.pass_on(out).await,
                     None => return Close::new(close::TOO_SLOW, "too slow: reconnect to catch up"),
                 },
+                stream = self.connection.accept_bi() => match stream {
+                    Ok((send, recv)) => {
+                        let (ctx, account) = (self.ctx.clone(), self.login.account.clone());
+                        self.transfers.spawn(async move {
+                            crate::media::serve(&ctx, &account, send, recv).await;
+                        }.in_current_span());
+                        Ok(())
+                    }
+                    Err(e) => return Close::new(close::NORMAL, format!("connection lost: {e}")),
+                },
+                Some(_) = self.transfers.join_next() => Ok(()),
                 msg = reader.read::<ClientMsg>() => match msg {
                     Ok(Some(msg)) => self.handle(msg).await,
                     Ok(None) => return Close::new(close::NORMAL, "client closed the control stream"),
@@ -386,21 +472,33 @@ impl Session<'_> {
 
     async fn handle(&mut self, msg: ClientMsg) -> Result<(), Close> {
         let answer = match msg {
-            ClientMsg::Send { client_id, to, content } => {
-                match router::send(self.ctx, &self.login.account, client_id, to, content).await {
-                    Ok(stored) => ServerMsg::Accepted {
-                        client_id,
-                        id: stored.message.id,
-                        sent_at: stored.message.sent_at,
-                    },
-                    Err(reason) => ServerMsg::Rejected { client_id, reason },
-                }
-            }
-            ClientMsg::History { request, conversation, before, limit } => {
+            ClientMsg::Send {
+                client_id,
+                to,
+                content,
+            } => match router::send(self.ctx, &self.login.account, client_id, to, content).await {
+                Ok(stored) => ServerMsg::Accepted {
+                    client_id,
+                    id: stored.message.id,
+                    sent_at: stored.message.sent_at,
+                },
+                Err(reason) => ServerMsg::Rejected { client_id, reason },
+            },
+            ClientMsg::History {
+                request,
+                conversation,
+                before,
+                limit,
+            } => {
                 let viewer = self.login.account.clone();
                 let limit = limit.clamp(1, MAX_HISTORY_PAGE);
                 let wanted = conversation.clone();
-                match self.ctx.store.call(move |s| s.history(&viewer, &wanted, before, limit)).await {
+                match self
+                    .ctx
+                    .store
+                    .call(move |s| s.history(&viewer, &wanted, before, limit))
+                    .await
+                {
                     Ok(page) => ServerMsg::History {
                         request,
                         conversation,

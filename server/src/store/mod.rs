@@ -8,7 +8,10 @@ pub mod sqlite;
 
 use std::sync::Arc;
 
-use natter_common::{ChatMessage, ClientMsgId, Content, Conversation, MessageId, Timestamp, UserName};
+use natter_common::protocol::MediaKind;
+use natter_common::{
+    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Timestamp, UserName,
+};
 
 /// A stored account.
 #[derive(Debug, Clone)]
@@ -66,9 +69,18 @@ pub trait Store: Send + Sync + 'static {
     /// Looks an account up by name, without regard to case.
     fn account(&self, name: &str) -> Result<Option<Account>, StoreError>;
     /// Records a login token (by its hash) valid until `expires`.
-    fn save_token(&self, account: AccountId, token_hash: [u8; 32], expires: Timestamp) -> Result<(), StoreError>;
+    fn save_token(
+        &self,
+        account: AccountId,
+        token_hash: [u8; 32],
+        expires: Timestamp,
+    ) -> Result<(), StoreError>;
     /// The account a still-valid token belongs to.
-    fn token_account(&self, token_hash: [u8; 32], now: Timestamp) -> Result<Option<Account>, StoreError>;
+    fn token_account(
+        &self,
+        token_hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<Account>, StoreError>;
     /// Forgets a token (logout).
     fn drop_token(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
     /// Stores a message, or returns the one stored earlier under the same
@@ -76,7 +88,12 @@ pub trait Store: Send + Sync + 'static {
     fn append(&self, message: NewMessage) -> Result<Appended, StoreError>;
     /// Messages `viewer` may see with ids above `since`: the newest `limit`
     /// of them, oldest first; `more` if older ones were left out.
-    fn missed(&self, viewer: &Account, since: Option<MessageId>, limit: u32) -> Result<Page, StoreError>;
+    fn missed(
+        &self,
+        viewer: &Account,
+        since: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Page, StoreError>;
     /// Up to `limit` messages of one conversation older than `before`.
     fn history(
         &self,
@@ -85,6 +102,24 @@ pub trait Store: Send + Sync + 'static {
         before: Option<MessageId>,
         limit: u16,
     ) -> Result<Page, StoreError>;
+
+    /// The size of a complete stored blob.
+    fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError>;
+    /// Records that `account` uploaded (or re-uploaded) a complete blob.
+    fn record_upload(
+        &self,
+        account: AccountId,
+        hash: BlobHash,
+        size: u64,
+        kind: MediaKind,
+    ) -> Result<(), StoreError>;
+    /// Bytes of media `account` stores (each blob it uploaded, once).
+    fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError>;
+    /// Whether `viewer` may fetch a blob: they uploaded it, or they can see
+    /// a message that references it.
+    fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError>;
+    /// Whether `account` uploaded the blob.
+    fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError>;
 }
 
 /// Runs store calls on tokio's blocking pool so SQLite's fsyncs never stall

@@ -5,7 +5,10 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use natter_common::codec;
-use natter_common::{ChatMessage, Content, Conversation, MessageId, Recipient, Timestamp, UserName};
+use natter_common::protocol::MediaKind;
+use natter_common::{
+    BlobHash, ChatMessage, Content, Conversation, MessageId, Recipient, Timestamp, UserName,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{Account, AccountId, Appended, NewMessage, Page, Store, StoreError};
@@ -32,6 +35,23 @@ CREATE TABLE IF NOT EXISTS messages (
     content BLOB NOT NULL,
     UNIQUE (sender_id, client_id)
 );
+CREATE TABLE IF NOT EXISTS blobs (
+    hash BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    hash BLOB NOT NULL REFERENCES blobs(hash),
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    kind INTEGER NOT NULL,
+    uploaded_at INTEGER NOT NULL,
+    PRIMARY KEY (hash, account_id)
+);
+CREATE TABLE IF NOT EXISTS message_media (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+    hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS message_media_by_hash ON message_media(hash);
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages(recipient_id, id);
 CREATE INDEX IF NOT EXISTS messages_by_sender ON messages(sender_id, id);
 ";
@@ -52,10 +72,14 @@ const MESSAGE_COLUMNS: &str = "m.id, s.name, r.name, m.sent_at, m.content
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Connection::open(path).map_err(backend)?;
-        db.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        db.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-        db.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
-        db.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        db.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        db.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
         db.execute_batch(SCHEMA).map_err(backend)?;
         Ok(Self { db: Mutex::new(db) })
     }
@@ -82,7 +106,13 @@ fn to_account((id, name, hash): (i64, String, String)) -> Result<Account, StoreE
 type MessageRow = (i64, String, Option<String>, i64, Vec<u8>);
 
 fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
 fn to_message((id, from, to, sent_at, content): MessageRow) -> Result<ChatMessage, StoreError> {
@@ -157,7 +187,12 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    fn save_token(&self, account: AccountId, token_hash: [u8; 32], expires: Timestamp) -> Result<(), StoreError> {
+    fn save_token(
+        &self,
+        account: AccountId,
+        token_hash: [u8; 32],
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
         let db = self.lock();
         db.execute(
             "INSERT INTO tokens (token_hash, account_id, expires_at) VALUES (?1, ?2, ?3)",
@@ -165,12 +200,19 @@ impl Store for SqliteStore {
         )
         .map_err(backend)?;
         // Expired tokens are dead weight; clear them while we are here.
-        db.execute("DELETE FROM tokens WHERE expires_at < ?1", [Timestamp::now().0])
-            .map_err(backend)?;
+        db.execute(
+            "DELETE FROM tokens WHERE expires_at < ?1",
+            [Timestamp::now().0],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
-    fn token_account(&self, token_hash: [u8; 32], now: Timestamp) -> Result<Option<Account>, StoreError> {
+    fn token_account(
+        &self,
+        token_hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<Account>, StoreError> {
         let db = self.lock();
         db.query_row(
             "SELECT a.id, a.name, a.password_hash FROM tokens t JOIN accounts a ON a.id = t.account_id
@@ -186,8 +228,11 @@ impl Store for SqliteStore {
 
     fn drop_token(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
         let db = self.lock();
-        db.execute("DELETE FROM tokens WHERE token_hash = ?1", [&token_hash[..]])
-            .map_err(backend)?;
+        db.execute(
+            "DELETE FROM tokens WHERE token_hash = ?1",
+            [&token_hash[..]],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
@@ -199,7 +244,13 @@ impl Store for SqliteStore {
             .execute(
                 "INSERT INTO messages (sender_id, recipient_id, client_id, sent_at, content)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sender_id, client_id) DO NOTHING",
-                params![m.from.id.0, m.to.as_ref().map(|a| a.id.0), client_id, m.sent_at.0, content],
+                params![
+                    m.from.id.0,
+                    m.to.as_ref().map(|a| a.id.0),
+                    client_id,
+                    m.sent_at.0,
+                    content
+                ],
             )
             .map_err(backend)?;
         let row = db
@@ -209,10 +260,28 @@ impl Store for SqliteStore {
                 message_row,
             )
             .map_err(backend)?;
-        Ok(Appended { message: to_message(row)?, fresh: inserted == 1 })
+        let message = to_message(row)?;
+        if inserted == 1 {
+            if let Some(media) = message.content.media() {
+                db.execute(
+                    "INSERT INTO message_media (message_id, hash) VALUES (?1, ?2)",
+                    params![message.id.0 as i64, &media.hash.0[..]],
+                )
+                .map_err(backend)?;
+            }
+        }
+        Ok(Appended {
+            message,
+            fresh: inserted == 1,
+        })
     }
 
-    fn missed(&self, viewer: &Account, since: Option<MessageId>, limit: u32) -> Result<Page, StoreError> {
+    fn missed(
+        &self,
+        viewer: &Account,
+        since: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
         let db = self.lock();
         let since = since.map_or(0, |m| m.0 as i64);
         let sql = format!(
@@ -220,7 +289,12 @@ impl Store for SqliteStore {
              WHERE m.id > ?1 AND (m.recipient_id IS NULL OR m.recipient_id = ?2 OR m.sender_id = ?2)
              ORDER BY m.id DESC LIMIT ?3"
         );
-        page(&db, &sql, &[&since, &viewer.id.0, &(limit as i64 + 1)], limit)
+        page(
+            &db,
+            &sql,
+            &[&since, &viewer.id.0, &(limit as i64 + 1)],
+            limit,
+        )
     }
 
     fn history(
@@ -252,9 +326,94 @@ impl Store for SqliteStore {
                         (m.sender_id = ?3 AND m.recipient_id = ?2))
                      ORDER BY m.id DESC LIMIT ?4"
                 );
-                page(&db, &sql, &[&before, &viewer.id.0, &peer.id.0, &fetch], limit.into())
+                page(
+                    &db,
+                    &sql,
+                    &[&before, &viewer.id.0, &peer.id.0, &fetch],
+                    limit.into(),
+                )
             }
         }
+    }
+
+    fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError> {
+        let db = self.lock();
+        db.query_row(
+            "SELECT size FROM blobs WHERE hash = ?1",
+            [&hash.0[..]],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+        .map(|s| s.map(|s| s as u64))
+        .map_err(backend)
+    }
+
+    fn record_upload(
+        &self,
+        account: AccountId,
+        hash: BlobHash,
+        size: u64,
+        kind: MediaKind,
+    ) -> Result<(), StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        let now = Timestamp::now().0;
+        tx.execute(
+            "INSERT INTO blobs (hash, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![&hash.0[..], size as i64, now],
+        )
+        .map_err(backend)?;
+        let kind = match kind {
+            MediaKind::Photo => 0,
+            MediaKind::File => 1,
+        };
+        tx.execute(
+            "INSERT INTO uploads (hash, account_id, kind, uploaded_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![&hash.0[..], account.0, kind, now],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError> {
+        let db = self.lock();
+        db.query_row(
+            "SELECT COALESCE(SUM(b.size), 0) FROM uploads u JOIN blobs b ON b.hash = u.hash
+             WHERE u.account_id = ?1",
+            [account.0],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(backend)
+    }
+
+    fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError> {
+        Ok(self.uploaded(viewer.id, hash)?
+            || self.exists(
+                "SELECT 1 FROM message_media mm JOIN messages m ON m.id = mm.message_id
+                 WHERE mm.hash = ?1
+                   AND (m.recipient_id IS NULL OR m.recipient_id = ?2 OR m.sender_id = ?2)
+                 LIMIT 1",
+                &[&&hash.0[..], &viewer.id.0],
+            )?)
+    }
+
+    fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 FROM uploads WHERE hash = ?1 AND account_id = ?2",
+            &[&&hash.0[..], &account.0],
+        )
+    }
+}
+
+impl SqliteStore {
+    fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
+        let db = self.lock();
+        db.query_row(sql, params, |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(backend)
     }
 }
 
@@ -287,8 +446,14 @@ mod tests {
     fn names_are_unique_without_case() {
         let (_dir, store) = store();
         store.create_account(&name("Alice"), "h").unwrap();
-        assert!(matches!(store.create_account(&name("alice"), "h"), Err(StoreError::NameTaken)));
-        assert_eq!(store.account("ALICE").unwrap().unwrap().name.as_str(), "Alice");
+        assert!(matches!(
+            store.create_account(&name("alice"), "h"),
+            Err(StoreError::NameTaken)
+        ));
+        assert_eq!(
+            store.account("ALICE").unwrap().unwrap().name.as_str(),
+            "Alice"
+        );
     }
 
     #[test]
@@ -312,9 +477,15 @@ mod tests {
         store.append(text(&a, None, 2, "hello all")).unwrap();
         assert_eq!(store.missed(&b, None, 10).unwrap().messages.len(), 2);
         assert_eq!(store.missed(&c, None, 10).unwrap().messages.len(), 1);
-        let with_a = store.history(&b, &Conversation::With(name("A")), None, 10).unwrap();
+        let with_a = store
+            .history(&b, &Conversation::With(name("A")), None, 10)
+            .unwrap();
         assert_eq!(with_a.messages.len(), 1);
-        assert!(store.history(&c, &Conversation::With(name("a")), None, 10).unwrap().messages.is_empty());
+        assert!(store
+            .history(&c, &Conversation::With(name("a")), None, 10)
+            .unwrap()
+            .messages
+            .is_empty());
     }
 
     #[test]
