@@ -40,13 +40,13 @@ impl Server {
         };
         let fingerprint = identity.fingerprint();
 
+        let idle = Duration::from_secs(config.idle_timeout_secs.max(1));
         let mut transport = quinn::TransportConfig::default();
         transport
-            .max_idle_timeout(Some(
-                Duration::from_secs(config.idle_timeout_secs)
-                    .try_into()
-                    .context("idle timeout too large")?,
-            ))
+            .max_idle_timeout(Some(idle.try_into().context("idle timeout too large")?))
+            // Our own keep-alives keep a quiet but live client connected
+            // whatever its settings; a dead one still times out.
+            .keep_alive_interval(Some(idle / 3))
             .max_concurrent_bidi_streams(VarInt::from_u32(1 + config.max_transfers))
             .max_concurrent_uni_streams(VarInt::from_u32(0));
         let server_config = tls::server_config(identity, transport)?;

@@ -146,6 +146,7 @@ async fn run(
         login,
         last_replayed: None,
         transfers: tokio::task::JoinSet::new(),
+        kicked: CancellationToken::new(),
     };
     let close = session.serve(reader, shutdown).await;
     info!("logged out");
@@ -368,6 +369,8 @@ struct Session<'a> {
     send: SendStream,
     /// Transfer streams in flight; aborted when the session ends.
     transfers: tokio::task::JoinSet<()>,
+    /// The hub's kick for this session: also interrupts a blocked write.
+    kicked: CancellationToken,
     login: Login,
     /// The newest message sent in the replay after login; live copies of
     /// messages up to it are skipped.
@@ -383,6 +386,7 @@ impl Session<'_> {
         // Join before reading history: anything stored from now on is in
         // the queue, anything before is in the replay; overlaps are skipped.
         let mut sub = self.ctx.hub.join(&self.login.account.name);
+        self.kicked = sub.kicked.clone();
         let close = match self.welcome(sub.online.clone()).await {
             Ok(()) => self.run(&mut reader, &mut sub, shutdown).await,
             Err(close) => close,
@@ -392,7 +396,7 @@ impl Session<'_> {
     }
 
     async fn welcome(&mut self, online: Vec<natter_common::UserName>) -> Result<(), Close> {
-        write(&mut self.send, &ServerMsg::Online { users: online }).await?;
+        self.write(&ServerMsg::Online { users: online }).await?;
         let viewer = self.login.account.clone();
         let since = self.login.since;
         let missed = self
@@ -403,7 +407,7 @@ impl Session<'_> {
             .map_err(|e| Close::new(close::NORMAL, format!("store failed: {e}")))?;
         let latest = missed.messages.last().map(|m| m.id).or(since);
         for message in missed.messages {
-            write(&mut self.send, &ServerMsg::Message(message)).await?;
+            self.write(&ServerMsg::Message(message)).await?;
         }
         self.last_replayed = latest;
         write(
@@ -426,12 +430,10 @@ impl Session<'_> {
             let step = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Close::new(close::SHUTDOWN, "server shutting down"),
-                _ = sub.kicked.cancelled() => {
-                    return Close::new(close::TOO_SLOW, "too slow: reconnect to catch up");
-                }
+                _ = sub.kicked.cancelled() => return too_slow(),
                 out = sub.rx.recv() => match out {
                     Some(out) => self.pass_on(out).await,
-                    None => return Close::new(close::TOO_SLOW, "too slow: reconnect to catch up"),
+                    None => return too_slow(),
                 },
                 stream = self.connection.accept_bi() => match stream {
                     Ok((send, recv)) => {
@@ -456,6 +458,16 @@ impl Session<'_> {
         }
     }
 
+    /// Writes one frame, giving up at once if the hub kicks this session
+    /// while the write waits on a client that does not read.
+    async fn write(&mut self, msg: &ServerMsg) -> Result<(), Close> {
+        tokio::select! {
+            biased;
+            _ = self.kicked.cancelled() => Err(too_slow()),
+            r = write(&mut self.send, msg) => r,
+        }
+    }
+
     async fn pass_on(&mut self, out: Outbound) -> Result<(), Close> {
         let msg = match out {
             Outbound::Message(m) => {
@@ -467,7 +479,7 @@ impl Session<'_> {
             Outbound::Joined(user) => ServerMsg::Joined { user },
             Outbound::Left(user) => ServerMsg::Left { user },
         };
-        write(&mut self.send, &msg).await
+        self.write(&msg).await
     }
 
     async fn handle(&mut self, msg: ClientMsg) -> Result<(), Close> {
@@ -518,8 +530,12 @@ impl Session<'_> {
                 ServerMsg::Refused(Refusal::AlreadyAuthenticated)
             }
         };
-        write(&mut self.send, &answer).await
+        self.write(&answer).await
     }
+}
+
+fn too_slow() -> Close {
+    Close::new(close::TOO_SLOW, "too slow: reconnect to catch up")
 }
 
 /// Writes one frame; a client that does not read for [`WRITE_TIMEOUT`] is

@@ -1,1 +1,193 @@
-//! placeholder
+//! Shared pieces of Natter's end-to-end tests and benchmarks: a real server
+//! on 127.0.0.1:0 in a temp dir, real clients, a raw QUIC peer for
+//! protocol-abuse tests, a UDP relay that can cut the network, and
+//! event waits bounded by a deadline (never a sleep).
+
+pub mod raw;
+pub mod relay;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use natter_client::{Client, ClientConfig, ClientEvent, Events, FirstUse, Trust};
+use natter_common::Fingerprint;
+use natter_server::{Config, Server};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Password every test user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// How long any single expected event may take before a test fails. A
+/// bound on waiting, not a pause: tests proceed the moment the event comes.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Logs to the test output when RUST_LOG is set.
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A real server running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server on 127.0.0.1:0 with a fresh temp data dir.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with settings changed by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_at("127.0.0.1:0".parse().unwrap(), dir.path(), tweak).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server at a given address and data dir.
+    pub async fn start_at(addr: SocketAddr, data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
+        init_logging();
+        let mut config = Config::new(addr, data_dir);
+        tweak(&mut config);
+        let server = Server::bind(config).await.expect("server binds");
+        let endpoint = server.endpoint();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr: endpoint.addr,
+            fingerprint: endpoint.fingerprint,
+            data_dir: data_dir.to_path_buf(),
+            stop: Some(stop),
+            task: Some(task),
+            _dir: None,
+        }
+    }
+
+    /// Stops the server gracefully and waits for it to drain.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+    }
+
+    /// Stops the server and starts it again on the same address and data.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let dir = self._dir.take();
+        let mut again = Self::start_at(self.addr, &self.data_dir, |_| {}).await;
+        again._dir = dir;
+        *self = again;
+    }
+
+    /// Client settings that pin this server's certificate, with a
+    /// known-servers file in the server's temp dir.
+    pub fn client_config(&self) -> ClientConfig {
+        self.client_config_for(&self.addr.to_string())
+    }
+
+    /// Like [`TestServer::client_config`] for another address (a relay).
+    pub fn client_config_for(&self, server: &str) -> ClientConfig {
+        ClientConfig {
+            server: server.to_string(),
+            trust: Trust {
+                known_servers: self.data_dir.join("test_known_servers"),
+                pinned: Some(self.fingerprint),
+                first_use: FirstUse::Refuse,
+            },
+            software: "natter-tests".into(),
+        }
+    }
+
+    /// Registers `name` and logs in.
+    pub async fn user(&self, name: &str) -> (Client, Events) {
+        register_and_login(self.client_config(), name).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Registers `name` with [`PASSWORD`] and logs in.
+pub async fn register_and_login(config: ClientConfig, name: &str) -> (Client, Events) {
+    natter_client::register(&config, name, PASSWORD).await.expect("register");
+    Client::login(config, name, PASSWORD).await.expect("login")
+}
+
+/// Awaits `fut`, failing the test if it takes longer than [`PATIENCE`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(PATIENCE, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// Waits for the first event `pick` accepts, skipping others.
+pub async fn expect<T>(
+    events: &mut Events,
+    what: &str,
+    mut pick: impl FnMut(&ClientEvent) -> Option<T>,
+) -> T {
+    within(what, async {
+        loop {
+            match events.next().await {
+                Some(event) => {
+                    if let Some(v) = pick(&event) {
+                        return v;
+                    }
+                }
+                None => panic!("event stream ended while waiting for {what}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Waits for a message whose text is `text`, returning it.
+pub async fn expect_text(events: &mut Events, text: &str) -> natter_common::ChatMessage {
+    expect(events, &format!("message {text:?}"), |e| match e {
+        ClientEvent::Message(m) if m.content == natter_common::Content::Text(text.into()) => {
+            Some(m.clone())
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// Collects every message up to and including the one whose text is
+/// `marker`: proof of what arrived before it, without waiting on time.
+pub async fn messages_until(events: &mut Events, marker: &str) -> Vec<natter_common::ChatMessage> {
+    let mut seen = Vec::new();
+    expect(events, &format!("marker {marker:?}"), |e| {
+        if let ClientEvent::Message(m) = e {
+            seen.push(m.clone());
+            if m.content == natter_common::Content::Text(marker.into()) {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
+    seen
+}
