@@ -169,6 +169,9 @@ async fn hello(send: &mut SendStream, reader: &mut FrameReader<RecvStream>) -> R
             client: version,
         };
         let _ = write(send, &ServerMsg::Refused(refusal.clone())).await;
+        // Closing discards unsent stream data: let the refusal arrive first.
+        let _ = send.finish();
+        let _ = timeout(Duration::from_secs(2), send.stopped()).await;
         return Err(Close::new(close::PROTOCOL_VIOLATION, refusal.to_string()));
     }
     let hello: Hello = codec::decode_payload(&payload).map_err(Close::violation)?;
