@@ -33,7 +33,10 @@ async fn a_group_message_reaches_everyone_online() {
         assert_eq!(m.from, name("alice"));
         assert_eq!(m.to, Recipient::Everyone);
         let age = chrono::Utc::now() - m.sent_at.to_utc();
-        assert!(age.num_seconds().abs() < 60, "server stamps the time: {age}");
+        assert!(
+            age.num_seconds().abs() < 60,
+            "server stamps the time: {age}"
+        );
     }
 }
 
@@ -44,24 +47,35 @@ async fn a_private_message_reaches_only_its_target() {
     let (_bob, mut b) = server.user("bob").await;
     let (_carol, mut c) = server.user("carol").await;
 
-    alice.send(Recipient::User(name("bob")), text("for bob only")).unwrap();
+    alice
+        .send(Recipient::User(name("bob")), text("for bob only"))
+        .unwrap();
     alice.send(Recipient::Everyone, text("marker")).unwrap();
 
     let at_bob = messages_until(&mut b, "marker").await;
     assert!(at_bob.iter().any(|m| m.content == text("for bob only")));
     let at_alice = messages_until(&mut a, "marker").await;
-    assert!(at_alice.iter().any(|m| m.content == text("for bob only")), "the sender's own copy");
+    assert!(
+        at_alice.iter().any(|m| m.content == text("for bob only")),
+        "the sender's own copy"
+    );
     // Messages reach each session in id order, so everything carol could
     // have been sent before the marker has arrived by now.
     let at_carol = messages_until(&mut c, "marker").await;
-    assert!(at_carol.iter().all(|m| m.content != text("for bob only")), "carol saw: {at_carol:?}");
+    assert!(
+        at_carol.iter().all(|m| m.content != text("for bob only")),
+        "carol saw: {at_carol:?}"
+    );
 
     let carols_view = _carol
         .history(Conversation::With(name("alice")), None, 50)
         .await
         .unwrap();
     assert!(carols_view.messages.is_empty());
-    let bobs_view = _bob.history(Conversation::With(name("alice")), None, 50).await.unwrap();
+    let bobs_view = _bob
+        .history(Conversation::With(name("alice")), None, 50)
+        .await
+        .unwrap();
     assert_eq!(bobs_view.messages.len(), 1);
 }
 
@@ -72,9 +86,16 @@ async fn presence_follows_login_logout_and_a_dropped_connection() {
     let (alice, mut a) = server.user("alice").await;
     assert_eq!(alice.online(), vec![name("alice")]);
 
-    natter_client::register(&server.client_config(), "bob", PASSWORD).await.unwrap();
-    let (bob, mut b) = Client::login(server.client_config(), "bob", PASSWORD).await.unwrap();
-    expect(&mut a, "bob joined", |e| matches!(e, ClientEvent::Joined(u) if *u == name("bob")).then_some(())).await;
+    natter_client::register(&server.client_config(), "bob", PASSWORD)
+        .await
+        .unwrap();
+    let (bob, mut b) = Client::login(server.client_config(), "bob", PASSWORD)
+        .await
+        .unwrap();
+    expect(&mut a, "bob joined", |e| {
+        matches!(e, ClientEvent::Joined(u) if *u == name("bob")).then_some(())
+    })
+    .await;
     let snapshot = expect(&mut b, "bob's snapshot", |e| match e {
         ClientEvent::Online(users) => Some(users.clone()),
         _ => None,
@@ -83,18 +104,33 @@ async fn presence_follows_login_logout_and_a_dropped_connection() {
     assert_eq!(snapshot, vec![name("alice"), name("bob")]);
 
     bob.logout().await.unwrap();
-    expect(&mut a, "bob left", |e| matches!(e, ClientEvent::Left(u) if *u == name("bob")).then_some(())).await;
+    expect(&mut a, "bob left", |e| {
+        matches!(e, ClientEvent::Left(u) if *u == name("bob")).then_some(())
+    })
+    .await;
     assert_eq!(alice.online(), vec![name("alice")]);
 
     // Carol's network goes silent: no close frame ever reaches the server.
     let relay = Relay::start(server.addr).await;
-    natter_client::register(&server.client_config(), "carol", PASSWORD).await.unwrap();
-    let (_carol, _c) = Client::login(server.client_config_for(&relay.addr.to_string()), "carol", PASSWORD)
+    natter_client::register(&server.client_config(), "carol", PASSWORD)
         .await
         .unwrap();
-    expect(&mut a, "carol joined", |e| matches!(e, ClientEvent::Joined(u) if *u == name("carol")).then_some(())).await;
+    let (_carol, _c) = Client::login(
+        server.client_config_for(&relay.addr.to_string()),
+        "carol",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    expect(&mut a, "carol joined", |e| {
+        matches!(e, ClientEvent::Joined(u) if *u == name("carol")).then_some(())
+    })
+    .await;
     relay.cut();
-    expect(&mut a, "carol left", |e| matches!(e, ClientEvent::Left(u) if *u == name("carol")).then_some(())).await;
+    expect(&mut a, "carol left", |e| {
+        matches!(e, ClientEvent::Left(u) if *u == name("carol")).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -102,11 +138,15 @@ async fn several_devices_of_one_user_count_as_one_presence() {
     let server = TestServer::start().await;
     let (_alice, mut a) = server.user("alice").await;
     let (bob1, _b1) = server.user("bob").await;
-    let (bob2, mut b2) = Client::login(server.client_config(), "BOB", PASSWORD).await.unwrap();
+    let (bob2, mut b2) = Client::login(server.client_config(), "BOB", PASSWORD)
+        .await
+        .unwrap();
     bob1.logout().await.unwrap();
     // bob is still online on his second device: a message to him arrives
     // there, and alice saw no "left" before the marker.
-    _alice.send(Recipient::User(name("bob")), text("still there?")).unwrap();
+    _alice
+        .send(Recipient::User(name("bob")), text("still there?"))
+        .unwrap();
     expect_text(&mut b2, "still there?").await;
     _alice.send(Recipient::Everyone, text("marker")).unwrap();
     let mut left = false;
@@ -121,14 +161,19 @@ async fn several_devices_of_one_user_count_as_one_presence() {
     .await;
     assert!(!left, "bob left while a device was still online");
     bob2.logout().await.unwrap();
-    expect(&mut a, "bob left", |e| matches!(e, ClientEvent::Left(u) if *u == name("bob")).then_some(())).await;
+    expect(&mut a, "bob left", |e| {
+        matches!(e, ClientEvent::Left(u) if *u == name("bob")).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn login_and_registration_errors_are_clear() {
     let server = TestServer::start().await;
     let config = server.client_config();
-    natter_client::register(&config, "Alice", PASSWORD).await.unwrap();
+    natter_client::register(&config, "Alice", PASSWORD)
+        .await
+        .unwrap();
 
     let refusal = |r: Result<_, ClientError>| match r {
         Err(ClientError::Refused(refusal)) => refusal,
@@ -136,23 +181,43 @@ async fn login_and_registration_errors_are_clear() {
         Ok(_) => panic!("expected a refusal, got success"),
     };
     assert_eq!(
-        refusal(Client::login(config.clone(), "nobody", PASSWORD).await.map(|_| ())),
+        refusal(
+            Client::login(config.clone(), "nobody", PASSWORD)
+                .await
+                .map(|_| ())
+        ),
         Refusal::UnknownUser("nobody".into())
     );
     assert_eq!(
-        refusal(Client::login(config.clone(), "alice", "wrong password").await.map(|_| ())),
+        refusal(
+            Client::login(config.clone(), "alice", "wrong password")
+                .await
+                .map(|_| ())
+        ),
         Refusal::WrongPassword
     );
     assert_eq!(
-        refusal(natter_client::register(&config, "ALICE", PASSWORD).await.map(|_| ())),
+        refusal(
+            natter_client::register(&config, "ALICE", PASSWORD)
+                .await
+                .map(|_| ())
+        ),
         Refusal::NameTaken("ALICE".into())
     );
     assert!(matches!(
-        refusal(natter_client::register(&config, "bad name!", PASSWORD).await.map(|_| ())),
+        refusal(
+            natter_client::register(&config, "bad name!", PASSWORD)
+                .await
+                .map(|_| ())
+        ),
         Refusal::InvalidName(_)
     ));
     assert!(matches!(
-        refusal(natter_client::register(&config, "bob", "short").await.map(|_| ())),
+        refusal(
+            natter_client::register(&config, "bob", "short")
+                .await
+                .map(|_| ())
+        ),
         Refusal::WeakPassword { .. }
     ));
     let (me, _events) = Client::login(config, "aLiCe", PASSWORD).await.unwrap();
@@ -163,9 +228,13 @@ async fn login_and_registration_errors_are_clear() {
 async fn repeated_wrong_passwords_are_throttled() {
     let server = TestServer::start_with(|c| c.login_failures_per_account = 3).await;
     let config = server.client_config();
-    natter_client::register(&config, "alice", PASSWORD).await.unwrap();
+    natter_client::register(&config, "alice", PASSWORD)
+        .await
+        .unwrap();
     for _ in 0..3 {
-        assert!(Client::login(config.clone(), "alice", "not it at all").await.is_err());
+        assert!(Client::login(config.clone(), "alice", "not it at all")
+            .await
+            .is_err());
     }
     match Client::login(config, "alice", PASSWORD).await {
         Err(ClientError::Refused(Refusal::RateLimited { retry_after_secs })) => {
@@ -180,34 +249,63 @@ async fn history_survives_a_server_restart() {
     let mut server = TestServer::start().await;
     {
         let (alice, mut a) = server.user("alice").await;
-        natter_client::register(&server.client_config(), "bob", PASSWORD).await.unwrap();
-        alice.send(Recipient::Everyone, text("before restart")).unwrap();
-        alice.send(Recipient::User(name("bob")), Content::Emoji(Emoji::by_key("happy").unwrap().id)).unwrap();
+        natter_client::register(&server.client_config(), "bob", PASSWORD)
+            .await
+            .unwrap();
+        alice
+            .send(Recipient::Everyone, text("before restart"))
+            .unwrap();
+        alice
+            .send(
+                Recipient::User(name("bob")),
+                Content::Emoji(Emoji::by_key("happy").unwrap().id),
+            )
+            .unwrap();
         for _ in 0..2 {
-            expect(&mut a, "accepted", |e| matches!(e, ClientEvent::Accepted { .. }).then_some(())).await;
+            expect(&mut a, "accepted", |e| {
+                matches!(e, ClientEvent::Accepted { .. }).then_some(())
+            })
+            .await;
         }
     }
     server.restart().await;
 
-    let (bob, mut b) = Client::login(server.client_config(), "bob", PASSWORD).await.unwrap();
-    let replay = expect(&mut b, "catch-up", |e| matches!(e, ClientEvent::CaughtUp { .. }).then_some(())).await;
+    let (bob, mut b) = Client::login(server.client_config(), "bob", PASSWORD)
+        .await
+        .unwrap();
+    let replay = expect(&mut b, "catch-up", |e| {
+        matches!(e, ClientEvent::CaughtUp { .. }).then_some(())
+    })
+    .await;
     let _ = replay;
     let group = bob.history(Conversation::Group, None, 10).await.unwrap();
     assert_eq!(group.messages.len(), 1);
     assert_eq!(group.messages[0].content, text("before restart"));
-    let private = bob.history(Conversation::With(name("alice")), None, 10).await.unwrap();
+    let private = bob
+        .history(Conversation::With(name("alice")), None, 10)
+        .await
+        .unwrap();
     assert!(matches!(private.messages[0].content, Content::Emoji(_)));
 }
 
 #[tokio::test]
 async fn private_messages_sent_while_offline_arrive_at_login() {
     let server = TestServer::start().await;
-    natter_client::register(&server.client_config(), "bob", PASSWORD).await.unwrap();
+    natter_client::register(&server.client_config(), "bob", PASSWORD)
+        .await
+        .unwrap();
     let (alice, mut a) = server.user("alice").await;
-    alice.send(Recipient::User(name("bob")), text("while you were out")).unwrap();
-    expect(&mut a, "accepted", |e| matches!(e, ClientEvent::Accepted { .. }).then_some(())).await;
+    alice
+        .send(Recipient::User(name("bob")), text("while you were out"))
+        .unwrap();
+    expect(&mut a, "accepted", |e| {
+        matches!(e, ClientEvent::Accepted { .. }).then_some(())
+    })
+    .await;
 
-    let (_bob, mut b) = Client::login(server.client_config(), "bob", PASSWORD).await.unwrap();
+    let (_bob, mut b) = Client::login(server.client_config(), "bob", PASSWORD)
+        .await
+        .unwrap();
     let mut got = None;
     expect(&mut b, "catch-up", |e| match e {
         ClientEvent::Message(m) => {
@@ -227,11 +325,17 @@ async fn private_messages_sent_while_offline_arrive_at_login() {
 async fn a_resend_after_reconnect_is_not_duplicated() {
     let server = TestServer::start().await;
     let (_watcher, mut w) = server.user("watcher").await;
-    natter_client::register(&server.client_config(), "alice", PASSWORD).await.unwrap();
+    natter_client::register(&server.client_config(), "alice", PASSWORD)
+        .await
+        .unwrap();
 
     // The raw protocol: the same client id twice, on two connections.
     let mut first = RawPeer::login(server.addr, "alice", PASSWORD).await;
-    let send = ClientMsg::Send { client_id: ClientMsgId(42), to: Recipient::Everyone, content: text("once") };
+    let send = ClientMsg::Send {
+        client_id: ClientMsgId(42),
+        to: Recipient::Everyone,
+        content: text("once"),
+    };
     first.send(&send).await;
     let (id, at) = first
         .read_until(|m| match m {
@@ -251,7 +355,11 @@ async fn a_resend_after_reconnect_is_not_duplicated() {
         .await;
     assert_eq!(again, (id, at), "the resend is answered with the original");
     second
-        .send(&ClientMsg::Send { client_id: ClientMsgId(43), to: Recipient::Everyone, content: text("marker") })
+        .send(&ClientMsg::Send {
+            client_id: ClientMsgId(43),
+            to: Recipient::Everyone,
+            content: text("marker"),
+        })
         .await;
     let seen = messages_until(&mut w, "marker").await;
     assert_eq!(seen.iter().filter(|m| m.content == text("once")).count(), 1);
@@ -259,60 +367,126 @@ async fn a_resend_after_reconnect_is_not_duplicated() {
     // The real client: a send racing a dropped connection goes out again
     // after the reconnect, and is stored once.
     let (bob, mut b) = server.user("bob").await;
-    bob.send(Recipient::Everyone, text("through a blip")).unwrap();
+    bob.send(Recipient::Everyone, text("through a blip"))
+        .unwrap();
     bob.reconnect_now();
-    expect(&mut b, "accepted", |e| matches!(e, ClientEvent::Accepted { .. }).then_some(())).await;
+    expect(&mut b, "accepted", |e| {
+        matches!(e, ClientEvent::Accepted { .. }).then_some(())
+    })
+    .await;
     bob.send(Recipient::Everyone, text("marker 2")).unwrap();
     let seen = messages_until(&mut w, "marker 2").await;
-    assert_eq!(seen.iter().filter(|m| m.content == text("through a blip")).count(), 1);
+    assert_eq!(
+        seen.iter()
+            .filter(|m| m.content == text("through a blip"))
+            .count(),
+        1
+    );
     let history = bob.history(Conversation::Group, None, 50).await.unwrap();
-    assert_eq!(history.messages.iter().filter(|m| m.content == text("through a blip")).count(), 1);
+    assert_eq!(
+        history
+            .messages
+            .iter()
+            .filter(|m| m.content == text("through a blip"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn messages_sent_while_disconnected_go_out_once_on_reconnect() {
     let server = TestServer::start().await;
     let (_watcher, mut w) = server.user("watcher").await;
-    natter_client::register(&server.client_config(), "alice", PASSWORD).await.unwrap();
-    let relay = Relay::start(server.addr).await;
-    let (alice, mut a) = Client::login(server.client_config_for(&relay.addr.to_string()), "alice", PASSWORD)
+    natter_client::register(&server.client_config(), "alice", PASSWORD)
         .await
         .unwrap();
+    let relay = Relay::start(server.addr).await;
+    let (alice, mut a) = Client::login(
+        server.client_config_for(&relay.addr.to_string()),
+        "alice",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
     relay.cut();
-    alice.send(Recipient::Everyone, text("queued while cut")).unwrap();
+    alice
+        .send(Recipient::Everyone, text("queued while cut"))
+        .unwrap();
     relay.heal();
-    expect(&mut a, "accepted", |e| matches!(e, ClientEvent::Accepted { .. }).then_some(())).await;
+    expect(&mut a, "accepted", |e| {
+        matches!(e, ClientEvent::Accepted { .. }).then_some(())
+    })
+    .await;
     alice.send(Recipient::Everyone, text("marker")).unwrap();
     let seen = messages_until(&mut w, "marker").await;
-    assert_eq!(seen.iter().filter(|m| m.content == text("queued while cut")).count(), 1);
+    assert_eq!(
+        seen.iter()
+            .filter(|m| m.content == text("queued while cut"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn nobody_can_send_as_someone_else() {
     let server = TestServer::start().await;
     let (_alice, mut a) = server.user("alice").await;
-    natter_client::register(&server.client_config(), "mallory", PASSWORD).await.unwrap();
+    natter_client::register(&server.client_config(), "mallory", PASSWORD)
+        .await
+        .unwrap();
 
     // Before login, nothing is accepted.
     let mut peer = RawPeer::connect(server.addr).await;
     peer.hello().await;
-    peer.send(&ClientMsg::Send { client_id: ClientMsgId(1), to: Recipient::Everyone, content: text("anon") })
-        .await;
+    peer.send(&ClientMsg::Send {
+        client_id: ClientMsgId(1),
+        to: Recipient::Everyone,
+        content: text("anon"),
+    })
+    .await;
     assert!(matches!(
         peer.read().await,
-        ServerMsg::Rejected { reason: Refusal::NotAuthenticated, .. }
+        ServerMsg::Rejected {
+            reason: Refusal::NotAuthenticated,
+            ..
+        }
     ));
     // A forged session token is refused.
-    peer.send(&ClientMsg::Resume { token: natter_common::SessionToken([7; 32]), since: None }).await;
-    assert_eq!(peer.read().await, ServerMsg::Refused(Refusal::InvalidSession));
+    peer.send(&ClientMsg::Resume {
+        token: natter_common::SessionToken([7; 32]),
+        since: None,
+    })
+    .await;
+    assert_eq!(
+        peer.read().await,
+        ServerMsg::Refused(Refusal::InvalidSession)
+    );
     // Logged in as mallory, a second login as alice is refused, and what
     // mallory sends carries mallory's name: the wire has no sender field.
-    peer.send(&ClientMsg::Login { name: "mallory".into(), password: PASSWORD.into(), since: None }).await;
-    peer.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(())).await;
-    peer.send(&ClientMsg::Login { name: "alice".into(), password: PASSWORD.into(), since: None }).await;
-    peer.read_until(|m| matches!(m, ServerMsg::Refused(Refusal::AlreadyAuthenticated)).then_some(())).await;
-    peer.send(&ClientMsg::Send { client_id: ClientMsgId(2), to: Recipient::Everyone, content: text("I am alice") })
+    peer.send(&ClientMsg::Login {
+        name: "mallory".into(),
+        password: PASSWORD.into(),
+        since: None,
+    })
+    .await;
+    peer.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(()))
         .await;
+    peer.send(&ClientMsg::Login {
+        name: "alice".into(),
+        password: PASSWORD.into(),
+        since: None,
+    })
+    .await;
+    peer.read_until(|m| {
+        matches!(m, ServerMsg::Refused(Refusal::AlreadyAuthenticated)).then_some(())
+    })
+    .await;
+    peer.send(&ClientMsg::Send {
+        client_id: ClientMsgId(2),
+        to: Recipient::Everyone,
+        content: text("I am alice"),
+    })
+    .await;
     let m = expect_text(&mut a, "I am alice").await;
     assert_eq!(m.from, name("mallory"));
 }
@@ -344,7 +518,11 @@ async fn bad_frames_close_only_the_offending_connection() {
     let mut too_long = RawPeer::login(server.addr, "bob", PASSWORD).await;
     let long = "x".repeat(natter_common::limits::MAX_TEXT_CHARS + 1);
     too_long
-        .send(&ClientMsg::Send { client_id: ClientMsgId(5), to: Recipient::Everyone, content: text(&long) })
+        .send(&ClientMsg::Send {
+            client_id: ClientMsgId(5),
+            to: Recipient::Everyone,
+            content: text(&long),
+        })
         .await;
     let reason = too_long
         .read_until(|m| match m {
@@ -364,16 +542,28 @@ async fn bad_frames_close_only_the_offending_connection() {
 async fn a_different_protocol_version_is_refused_by_name() {
     let server = TestServer::start().await;
     let mut peer = RawPeer::connect(server.addr).await;
-    natter_common::codec::write_frame(&mut peer.send, &Hello { version: 99, software: "future".into() })
-        .await
-        .unwrap();
+    natter_common::codec::write_frame(
+        &mut peer.send,
+        &Hello {
+            version: 99,
+            software: "future".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         peer.read().await,
-        ServerMsg::Refused(Refusal::VersionMismatch { server: 1, client: 99 })
+        ServerMsg::Refused(Refusal::VersionMismatch {
+            server: 1,
+            client: 99
+        })
     );
     let (code, reason) = peer.closed().await;
     assert_eq!(code, close::PROTOCOL_VIOLATION as u64);
-    assert!(reason.contains("version 1") && reason.contains("version 99"), "{reason}");
+    assert!(
+        reason.contains("version 1") && reason.contains("version 99"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -390,29 +580,48 @@ async fn a_connection_that_never_logs_in_is_closed() {
 async fn a_slow_reader_is_cut_loose_and_catches_up_later() {
     let server = TestServer::start_with(|c| c.session_queue = 8).await;
     let (alice, mut a) = server.user("alice").await;
-    natter_client::register(&server.client_config(), "slow", PASSWORD).await.unwrap();
+    natter_client::register(&server.client_config(), "slow", PASSWORD)
+        .await
+        .unwrap();
 
     // "slow" logs in with a tiny receive window and then never reads.
     let mut transport = quinn::TransportConfig::default();
-    transport.stream_receive_window(1024u32.into()).receive_window(4096u32.into());
+    transport
+        .stream_receive_window(1024u32.into())
+        .receive_window(4096u32.into());
     let mut slow = RawPeer::connect_with(server.addr, transport).await;
     slow.hello().await;
-    slow.send(&ClientMsg::Login { name: "slow".into(), password: PASSWORD.into(), since: None }).await;
-    slow.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(())).await;
+    slow.send(&ClientMsg::Login {
+        name: "slow".into(),
+        password: PASSWORD.into(),
+        since: None,
+    })
+    .await;
+    slow.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(()))
+        .await;
 
     let total = 200;
     for i in 0..total {
-        alice.send(Recipient::Everyone, text(&format!("flood {i}"))).unwrap();
+        alice
+            .send(Recipient::Everyone, text(&format!("flood {i}")))
+            .unwrap();
     }
     let (code, _) = slow.closed().await;
     assert_eq!(code, close::TOO_SLOW as u64);
     // The room never stalled: alice got every one of her messages back.
     let last = format!("flood {}", total - 1);
     let seen = messages_until(&mut a, &last).await;
-    assert_eq!(seen.iter().filter(|m| matches!(&m.content, Content::Text(t) if t.starts_with("flood"))).count(), total);
+    assert_eq!(
+        seen.iter()
+            .filter(|m| matches!(&m.content, Content::Text(t) if t.starts_with("flood")))
+            .count(),
+        total
+    );
 
     // On its next login the slow user is replayed everything.
-    let (_again, mut s) = Client::login(server.client_config(), "slow", PASSWORD).await.unwrap();
+    let (_again, mut s) = Client::login(server.client_config(), "slow", PASSWORD)
+        .await
+        .unwrap();
     let replayed = messages_until(&mut s, &last).await;
     assert_eq!(replayed.len(), total);
 }
@@ -429,10 +638,17 @@ async fn a_changed_server_certificate_is_refused() {
         config
     };
     // First use records the fingerprint; the same server is then trusted.
-    natter_client::register(&tofu(&first), "alice", PASSWORD).await.unwrap();
-    let (_a, _e) = Client::login(tofu(&first), "alice", PASSWORD).await.unwrap();
+    natter_client::register(&tofu(&first), "alice", PASSWORD)
+        .await
+        .unwrap();
+    let (_a, _e) = Client::login(tofu(&first), "alice", PASSWORD)
+        .await
+        .unwrap();
     let recorded = std::fs::read_to_string(&known).unwrap();
-    assert!(recorded.contains(&first.fingerprint.to_string()), "{recorded}");
+    assert!(
+        recorded.contains(&first.fingerprint.to_string()),
+        "{recorded}"
+    );
     let addr = first.addr;
     let old = first.fingerprint;
     drop((_a, _e));
@@ -444,11 +660,21 @@ async fn a_changed_server_certificate_is_refused() {
     let impostor = TestServer::start_at(addr, dir.path(), |_| {}).await;
     assert_ne!(impostor.fingerprint, old);
     match natter_client::register(&tofu(&impostor), "bob", PASSWORD).await {
-        Err(ClientError::CertificateChanged { known, presented, .. }) => {
+        Err(ClientError::CertificateChanged {
+            known, presented, ..
+        }) => {
             assert_eq!(known, old);
             assert_eq!(presented, impostor.fingerprint);
-            let shown = ClientError::CertificateChanged { server: addr.to_string(), known, presented }.to_string();
-            assert!(shown.contains(&old.to_string()) && shown.contains(&impostor.fingerprint.to_string()));
+            let shown = ClientError::CertificateChanged {
+                server: addr.to_string(),
+                known,
+                presented,
+            }
+            .to_string();
+            assert!(
+                shown.contains(&old.to_string())
+                    && shown.contains(&impostor.fingerprint.to_string())
+            );
         }
         other => panic!("expected a refusal of the changed certificate, got {other:?}"),
     }
@@ -459,7 +685,9 @@ async fn a_changed_server_certificate_is_refused() {
     strict.trust.pinned = None;
     strict.trust.known_servers = dir.path().join("empty_known_servers");
     match natter_client::register(&strict, "bob", PASSWORD).await {
-        Err(ClientError::UnknownServer { fingerprint, .. }) => assert_eq!(fingerprint, impostor.fingerprint),
+        Err(ClientError::UnknownServer { fingerprint, .. }) => {
+            assert_eq!(fingerprint, impostor.fingerprint)
+        }
         other => panic!("expected an unknown-server error, got {other:?}"),
     }
 }
@@ -469,7 +697,9 @@ async fn older_history_is_paged_on_request() {
     let server = TestServer::start().await;
     let (alice, mut a) = server.user("alice").await;
     for i in 0..25 {
-        alice.send(Recipient::Everyone, text(&format!("m{i}"))).unwrap();
+        alice
+            .send(Recipient::Everyone, text(&format!("m{i}")))
+            .unwrap();
     }
     expect_text(&mut a, "m24").await;
     let newest = alice.history(Conversation::Group, None, 10).await.unwrap();

@@ -1,1 +1,25 @@
-//! placeholder
+//! Natter's client library: a headless async chat client over QUIC.
+//!
+//! [`Client::login`] connects, checks the server's certificate fingerprint
+//! ([`trust`]), logs in, and hands back a [`Client`] to act with and an
+//! [`Events`] stream of what happens. A background task keeps the session
+//! alive across network drops: it reconnects, resumes, replays what was
+//! missed without duplicates, and resends unconfirmed messages. The GUI,
+//! the CLI, the end-to-end tests and the benchmarks all use this crate.
+
+pub mod app;
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod media;
+pub mod transfers;
+pub mod trust;
+pub mod ui;
+
+pub use client::{
+    register, register_account, Client, ClientConfig, ClientEvent, Events, HistoryPage,
+    Registration,
+};
+pub use error::ClientError;
+pub use media::{MediaCache, Progress, TransferId};
+pub use trust::{FirstUse, Trust};

@@ -231,26 +231,31 @@ async fn resume_partial(
     tokio::task::spawn_blocking(move || {
         let mut file = std::fs::OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(&path)?;
         let mut len = file.metadata()?.len();
         if len > size {
-            file.set_len(0)?;
             len = 0;
         }
         let mut hasher = blake3::Hasher::new();
         file.rewind()?;
         let mut buf = vec![0u8; CHUNK];
-        let mut left = len;
-        while left > 0 {
-            let n = file.read(&mut buf[..(left.min(CHUNK as u64) as usize)])?;
+        let mut hashed = 0;
+        while hashed < len {
+            let n = file.read(&mut buf[..((len - hashed).min(CHUNK as u64) as usize)])?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            left -= n as u64;
+            hashed += n as u64;
         }
+        // Whatever lies past the hashed prefix is dropped; writing resumes
+        // exactly at its end.
+        let len = hashed;
+        file.set_len(len)?;
+        file.seek(std::io::SeekFrom::Start(len))?;
         Ok((tokio::fs::File::from_std(file), hasher, len))
     })
     .await

@@ -150,6 +150,11 @@ async fn run(
     };
     let close = session.serve(reader, shutdown).await;
     info!("logged out");
+    // Close first so transfers see the end of their streams, flush what
+    // they received (a resume continues from it) and finish by themselves.
+    connection.close(VarInt::from_u32(close.code), close.reason.as_bytes());
+    let drain = async { while session.transfers.join_next().await.is_some() {} };
+    let _ = timeout(Duration::from_secs(5), drain).await;
     close
 }
 

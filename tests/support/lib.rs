@@ -57,7 +57,11 @@ impl TestServer {
     }
 
     /// Starts a server at a given address and data dir.
-    pub async fn start_at(addr: SocketAddr, data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
+    pub async fn start_at(
+        addr: SocketAddr,
+        data_dir: &Path,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         init_logging();
         let mut config = Config::new(addr, data_dir);
         tweak(&mut config);
@@ -131,7 +135,9 @@ impl Drop for TestServer {
 
 /// Registers `name` with [`PASSWORD`] and logs in.
 pub async fn register_and_login(config: ClientConfig, name: &str) -> (Client, Events) {
-    natter_client::register(&config, name, PASSWORD).await.expect("register");
+    natter_client::register(&config, name, PASSWORD)
+        .await
+        .expect("register");
     Client::login(config, name, PASSWORD).await.expect("login")
 }
 
@@ -190,4 +196,53 @@ pub async fn messages_until(events: &mut Events, marker: &str) -> Vec<natter_com
     })
     .await;
     seen
+}
+
+/// Writes `size` bytes of deterministic pseudo-random data (BLAKE3's XOF
+/// over `seed`) to `path`, in chunks, so memory stays flat.
+pub fn random_file(path: &Path, size: u64, seed: &str) {
+    use std::io::{Read, Write};
+    let mut xof = blake3::Hasher::new().update(seed.as_bytes()).finalize_xof();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create file"));
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        xof.read_exact(&mut buf[..n]).expect("xof");
+        out.write_all(&buf[..n]).expect("write file");
+        left -= n as u64;
+    }
+    out.flush().expect("flush");
+}
+
+/// Whether two files hold the same bytes (compared in chunks).
+pub fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut fa, mut fb) = (
+        std::fs::File::open(a).unwrap(),
+        std::fs::File::open(b).unwrap(),
+    );
+    if fa.metadata().unwrap().len() != fb.metadata().unwrap().len() {
+        return false;
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fa.read(&mut ba).unwrap();
+        if n == 0 {
+            return true;
+        }
+        fb.read_exact(&mut bb[..n]).unwrap();
+        if ba[..n] != bb[..n] {
+            return false;
+        }
+    }
+}
+
+/// Logs in `name` (already registered) with a media cache of its own.
+pub async fn login_with_cache(config: ClientConfig, name: &str, cache: &Path) -> (Client, Events) {
+    let (client, events) = Client::login(config, name, PASSWORD).await.expect("login");
+    client
+        .use_cache(natter_client::MediaCache::at(cache).expect("cache dir"))
+        .expect("fresh cache");
+    (client, events)
 }

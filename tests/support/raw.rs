@@ -38,24 +38,38 @@ impl RawPeer {
             .with_custom_certificate_verifier(Arc::new(AnyCertificate))
             .with_no_client_auth();
         tls.alpn_protocols = vec![ALPN.to_vec()];
-        let mut config = quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls).unwrap()));
+        let mut config =
+            quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls).unwrap()));
         config.transport_config(Arc::new(transport));
         let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
         endpoint.set_default_client_config(config);
         let connection = within("raw connect", async {
-            endpoint.connect(server, "localhost").unwrap().await.expect("raw handshake")
+            endpoint
+                .connect(server, "localhost")
+                .unwrap()
+                .await
+                .expect("raw handshake")
         })
         .await;
         let (send, recv) = connection.open_bi().await.expect("open control stream");
-        Self { connection, send, recv: FrameReader::new(recv), _endpoint: endpoint }
+        Self {
+            connection,
+            send,
+            recv: FrameReader::new(recv),
+            _endpoint: endpoint,
+        }
     }
 
     /// Connects, says hello and logs in.
     pub async fn login(server: SocketAddr, name: &str, password: &str) -> Self {
         let mut peer = Self::connect(server).await;
         peer.hello().await;
-        peer.send(&ClientMsg::Login { name: name.into(), password: password.into(), since: None })
-            .await;
+        peer.send(&ClientMsg::Login {
+            name: name.into(),
+            password: password.into(),
+            since: None,
+        })
+        .await;
         match peer.read().await {
             ServerMsg::LoggedIn { .. } => peer,
             other => panic!("login failed: {other:?}"),
@@ -64,7 +78,9 @@ impl RawPeer {
 
     /// Sends the current hello and expects a welcome.
     pub async fn hello(&mut self) {
-        write_frame(&mut self.send, &Hello::current("raw-test")).await.unwrap();
+        write_frame(&mut self.send, &Hello::current("raw-test"))
+            .await
+            .unwrap();
         match self.read().await {
             ServerMsg::Welcome { .. } => {}
             other => panic!("expected a welcome, got {other:?}"),
@@ -101,9 +117,10 @@ impl RawPeer {
     /// Waits for the server to close the connection; its code and reason.
     pub async fn closed(&self) -> (u64, String) {
         match within("the server to close", self.connection.closed()).await {
-            quinn::ConnectionError::ApplicationClosed(close) => {
-                (close.error_code.into_inner(), String::from_utf8_lossy(&close.reason).into_owned())
-            }
+            quinn::ConnectionError::ApplicationClosed(close) => (
+                close.error_code.into_inner(),
+                String::from_utf8_lossy(&close.reason).into_owned(),
+            ),
             other => panic!("connection ended without an application close: {other}"),
         }
     }

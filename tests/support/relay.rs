@@ -47,7 +47,9 @@ async fn run(front: Arc<UdpSocket>, server: SocketAddr, open: Arc<AtomicBool>) {
     let mut backs: std::collections::HashMap<SocketAddr, Arc<UdpSocket>> = Default::default();
     let mut buf = vec![0u8; 65536];
     loop {
-        let Ok((n, client)) = front.recv_from(&mut buf).await else { return };
+        let Ok((n, client)) = front.recv_from(&mut buf).await else {
+            return;
+        };
         let back = match backs.get(&client) {
             Some(b) => b.clone(),
             None => {
