@@ -273,11 +273,10 @@ async fn history_survives_a_server_restart() {
     let (bob, mut b) = Client::login(server.client_config(), "bob", PASSWORD)
         .await
         .unwrap();
-    let replay = expect(&mut b, "catch-up", |e| {
+    expect(&mut b, "catch-up", |e| {
         matches!(e, ClientEvent::CaughtUp { .. }).then_some(())
     })
     .await;
-    let _ = replay;
     let group = bob.history(Conversation::Group, None, 10).await.unwrap();
     assert_eq!(group.messages.len(), 1);
     assert_eq!(group.messages[0].content, text("before restart"));

@@ -143,7 +143,7 @@ impl MediaCache {
                 modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             });
         }
-        items.sort_by(|a, b| b.modified.cmp(&a.modified));
+        items.sort_by_key(|item| std::cmp::Reverse(item.modified));
         Ok(items)
     }
 

@@ -17,7 +17,7 @@ use natter_common::codec::{self, FrameError};
 use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
 use natter_common::{BlobHash, Refusal};
 use quinn::{RecvStream, SendStream, VarInt};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::{debug, info, warn};
 
 use crate::session::Context;
@@ -262,40 +262,82 @@ async fn resume_partial(
     .map_err(std::io::Error::other)?
 }
 
-/// Appends the stream to the partial file until the client finishes it,
-/// hashing as it goes. Returns the hash of the whole blob.
+/// Buffers of [`CHUNK`] bytes queued between the network and the disk
+/// thread: bounds an upload's memory to a few MiB.
+const DISK_QUEUE: usize = 8;
+
+/// Appends the stream to the partial file until the client finishes it.
+/// The network side fills whole buffers; a blocking thread hashes and
+/// writes them, so disk and hashing overlap with receiving and never
+/// occupy the async workers. Returns the hash of the whole blob.
 async fn receive(
     recv: &mut RecvStream,
-    mut file: tokio::fs::File,
-    mut hasher: blake3::Hasher,
+    file: tokio::fs::File,
+    hasher: blake3::Hasher,
     offset: u64,
     size: u64,
 ) -> Result<BlobHash, Failure> {
+    let mut file = file.into_std().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(DISK_QUEUE);
+    let disk = tokio::task::spawn_blocking(
+        move || -> std::io::Result<(std::fs::File, blake3::Hasher)> {
+            use std::io::Write;
+            let mut hasher = hasher;
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+                file.write_all(&chunk)?;
+            }
+            Ok((file, hasher))
+        },
+    );
     let mut have = offset;
     let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match recv.read(&mut buf).await {
-            Ok(Some(n)) => n,
-            Ok(None) => break,
-            Err(e) => {
-                let _ = file.flush().await;
-                return Err(Failure::Lost(e.to_string()));
+    let mut filled = 0;
+    let outcome = loop {
+        match recv.read(&mut buf[filled..]).await {
+            Ok(Some(n)) => {
+                if have + n as u64 > size {
+                    break Err(
+                        Refusal::Malformed(format!("more than the announced {size} bytes")).into(),
+                    );
+                }
+                have += n as u64;
+                filled += n;
+                if filled == buf.len()
+                    && tx
+                        .send(std::mem::replace(&mut buf, vec![0u8; CHUNK]))
+                        .await
+                        .is_err()
+                {
+                    break Err(internal("the disk writer stopped"));
+                }
+                if filled == CHUNK {
+                    filled = 0;
+                }
             }
-        };
-        if have + n as u64 > size {
-            return Err(Refusal::Malformed(format!("more than the announced {size} bytes")).into());
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(Failure::Lost(e.to_string())),
         }
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).await.map_err(internal)?;
-        have += n as u64;
+    };
+    // The tail that did not fill a whole buffer.
+    if filled > 0 {
+        buf.truncate(filled);
+        let _ = tx.send(buf).await;
     }
-    file.flush().await.map_err(internal)?;
+    drop(tx);
+    // Whatever arrived is written before deciding, so a resume can count on it.
+    let written = disk.await.map_err(internal)?;
+    outcome?;
+    let (file, hasher) = written.map_err(internal)?;
     if have != size {
         return Err(
             Refusal::Malformed(format!("stream ended after {have} of {size} bytes")).into(),
         );
     }
-    file.sync_all().await.map_err(internal)?;
+    tokio::task::spawn_blocking(move || file.sync_all())
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
     Ok(BlobHash(*hasher.finalize().as_bytes()))
 }
 

@@ -126,6 +126,20 @@ impl RawPeer {
     }
 }
 
+/// A quinn client configuration for Natter's ALPN that accepts any
+/// certificate (see [`AnyCertificate`]).
+pub fn client_config() -> quinn::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls).unwrap()))
+}
+
 /// Accepts any certificate: these tests exercise the protocol, not trust
 /// (trust has its own tests through the real client).
 #[derive(Debug)]

@@ -1,0 +1,228 @@
+//! Switches for tests, benchmarks and scripted runs, read from the
+//! environment once at start, and the JSON state dump.
+//!
+//! | variable | effect |
+//! | --- | --- |
+//! | `NATTER_SERVER`, `NATTER_USER`, `NATTER_PASSWORD` | prefill the login form |
+//! | `NATTER_KNOWN_SERVERS` | path of the known-servers file (instead of `~/.config/natter/known_servers`) |
+//! | `NATTER_CACHE_DIR` | root of the media cache |
+//! | `NATTER_STATE_DUMP=path` | F12 writes a JSON dump of the state there |
+//! | `NATTER_STATE_DUMP_AUTO=1` | also write it after every `Accepted` and `Message` (and login, logout) |
+//! | `NATTER_SCREENSHOT=path` | F11 writes a PNG screenshot there |
+//! | `NATTER_HOST_DATA_DIR` | data directory of the server "Host a server here" starts (default: the platform data directory's `server/`) |
+//! | `NATTER_FONT` | a TTF/TTC file to use instead of the system CJK font or the shipped one |
+//! | `NATTER_BENCH_FRAMES=1` | same as `natter --bench-frames`: the headless frame-time benchmark (with `NATTER_SCREENSHOT`, also a PNG of its last scrolled frame) |
+//! | `RUST_LOG` | log filter (default `warn`); `natter_client=debug` logs the frame rate every 5 s |
+//!
+//! The dump is `{"screen": "login"|"register"|"chat", "me", "server",
+//! "connection": "offline"|"online"|"reconnecting"|"closed: ...", "online",
+//! "selected", "form_error", "trust_prompt" (fingerprint), "hosting"
+//! ({"addresses", "fingerprint"}), "transfers", "toasts", "overlay",
+//! "viewing_cached", "menu_open", "emoji_panel_open", "conversations":
+//! [{"conversation", "unread", "messages": [{"id" (null while pending),
+//! "from", "to", "text" | "emoji" (catalogue key, or "#id" if unknown) |
+//! "kind": "picture"|"file" + "name", "pending", "failed"}]}]}`;
+//! conversations and recipients are named `group` or `@user`. It is
+//! written to a temporary file and renamed, so a reader never sees half.
+//!
+//! Keys: F11 screenshot, F12 dump, Esc closes popups. Under `xdotool`,
+//! events that arrive in one burst are still handled in order: a click
+//! ends a frame, so keys typed right after it reach the field it focused.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use natter_common::{Content, Conversation, Recipient};
+use serde_json::{json, Value};
+
+use crate::app::state::{AppState, Connection, Delivery, FormError, Screen};
+
+/// The test and scripting switches.
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    pub state_dump: Option<PathBuf>,
+    pub dump_auto: bool,
+    pub screenshot: Option<PathBuf>,
+    pub server: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub bench: bool,
+}
+
+impl Hooks {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            state_dump: var("NATTER_STATE_DUMP").map(PathBuf::from),
+            dump_auto: var("NATTER_STATE_DUMP_AUTO").is_some_and(|v| v != "0"),
+            screenshot: var("NATTER_SCREENSHOT").map(PathBuf::from),
+            server: var("NATTER_SERVER"),
+            user: var("NATTER_USER"),
+            password: var("NATTER_PASSWORD"),
+            bench: var("NATTER_BENCH_FRAMES").is_some_and(|v| v != "0"),
+        }
+    }
+}
+
+/// How a conversation is named in the dump.
+pub fn conversation_key(c: &Conversation) -> String {
+    match c {
+        Conversation::Group => "group".to_owned(),
+        Conversation::With(u) => format!("@{u}"),
+    }
+}
+
+/// The state as JSON, for tests to assert on.
+pub fn dump(state: &AppState) -> Value {
+    let screen = match state.screen {
+        Screen::Login => "login",
+        Screen::Register => "register",
+        Screen::Chat => "chat",
+    };
+    let connection = match &state.connection {
+        Connection::Offline => "offline".to_owned(),
+        Connection::Online => "online".to_owned(),
+        Connection::Reconnecting { .. } => "reconnecting".to_owned(),
+        Connection::Closed(reason) => format!("closed: {reason}"),
+    };
+    let conversations: Vec<Value> = state
+        .conversations
+        .iter()
+        .map(|(c, log)| {
+            let messages: Vec<Value> = log
+                .entries
+                .iter()
+                .map(|e| {
+                    let mut m = json!({
+                        "id": e.id.map(|id| id.0),
+                        "from": e.from.as_str(),
+                        "to": match &e.to {
+                            Recipient::Everyone => "group".to_owned(),
+                            Recipient::User(u) => format!("@{u}"),
+                        },
+                        "pending": e.delivery == Delivery::Pending,
+                        "failed": match &e.delivery {
+                            Delivery::Failed(reason) => Value::from(reason.as_str()),
+                            _ => Value::Null,
+                        },
+                    });
+                    match &e.content {
+                        Content::Text(t) => m["text"] = json!(t),
+                        Content::Emoji(id) => {
+                            m["emoji"] = json!(id
+                                .emoji()
+                                .map_or(format!("#{}", id.0), |e| e.key.to_owned()))
+                        }
+                        Content::Image {
+                            media,
+                            width,
+                            height,
+                        } => {
+                            m["kind"] = json!("picture");
+                            m["name"] = json!(media.name);
+                            m["width"] = json!(width);
+                            m["height"] = json!(height);
+                        }
+                        Content::File(media) => {
+                            m["kind"] = json!("file");
+                            m["name"] = json!(media.name);
+                            m["size"] = json!(media.size);
+                        }
+                    }
+                    m
+                })
+                .collect();
+            json!({
+                "conversation": conversation_key(c),
+                "unread": log.unread,
+                "messages": messages,
+            })
+        })
+        .collect();
+    json!({
+        "screen": screen,
+        "me": state.me.as_ref().map(|m| m.as_str()),
+        "server": state.server,
+        "connection": connection,
+        "online": state.online.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        "selected": conversation_key(&state.selected),
+        "form_error": match &state.form.error {
+            None => Value::Null,
+            Some(FormError::Message(m) | FormError::Hint(m)) => json!(m),
+            Some(FormError::CertificateChanged { known, presented, .. }) => {
+                json!(format!("certificate changed: known {known}, presented {presented}"))
+            }
+        },
+        "trust_prompt": state.trust_prompt.as_ref().map(|p| p.fingerprint.to_string()),
+        "hosting": state.hosting.as_ref().map(|h| json!({
+            "addresses": h.join_addresses,
+            "fingerprint": h.fingerprint.to_string(),
+        })),
+        "transfers": state.transfers.values().map(|t| json!({
+            "name": t.name, "done": t.done, "total": t.total,
+        })).collect::<Vec<_>>(),
+        "overlay": match &state.overlay {
+            None => Value::Null,
+            Some(crate::app::state::Overlay::Picture { media }) => json!(format!("picture {}", media.name)),
+            Some(crate::app::state::Overlay::CacheBrowser { tab, .. }) => json!(format!("cache browser {tab:?}")),
+        },
+        "viewing_cached": state.viewing_cached.as_ref().map(|p| p.display().to_string()),
+        "menu_open": state.menu_open,
+        "emoji_panel_open": state.emoji_panel.open,
+        "toasts": state.toasts.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
+        "conversations": conversations,
+    })
+}
+
+/// Writes [`dump`] to `path` atomically (temporary file, then rename).
+pub fn write_dump(state: &AppState, path: &Path) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(&dump(state)).map_err(io::Error::other)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::intent::Intent;
+    use crate::app::net::NetEvent;
+    use natter_common::{ChatMessage, EmojiId, MessageId, Timestamp, UserName};
+
+    #[test]
+    fn the_dump_lists_messages_with_their_kind_and_pending_state() {
+        let mut s = AppState::new("127.0.0.1:4433", "alice", "pw");
+        s.handle(Intent::Login);
+        let alice = UserName::parse("alice").unwrap();
+        s.apply(NetEvent::LoggedIn {
+            me: alice.clone(),
+            server: "s".into(),
+            max_text_chars: 100,
+        });
+        s.apply(NetEvent::Message(ChatMessage {
+            id: MessageId(1),
+            from: UserName::parse("bob").unwrap(),
+            to: Recipient::Everyone,
+            sent_at: Timestamp(0),
+            content: Content::Text("hi 你好".into()),
+        }));
+        s.handle(Intent::SendEmoji(EmojiId(0)));
+        let v = dump(&s);
+        assert_eq!(v["screen"], "chat");
+        assert_eq!(v["me"], "alice");
+        let messages = &v["conversations"][0]["messages"];
+        assert_eq!(messages[0]["text"], "hi 你好");
+        assert_eq!(messages[0]["id"], 1);
+        assert_eq!(messages[1]["emoji"], "happy");
+        assert_eq!(messages[1]["pending"], true);
+        assert_eq!(messages[1]["id"], Value::Null);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_dump(&s, &path).unwrap();
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
+}

@@ -1,0 +1,260 @@
+//! `natter --bench-frames`: fills the state with 10,000 messages and 100
+//! pictures made in memory, scrolls through them, and prints one JSON line
+//! with the median CPU time of update+draw per frame, the median whole
+//! frame, and the process's CPU use over 10 s of idling with the real
+//! frame pacing.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use macroquad::prelude::*;
+use natter_common::{
+    BlobHash, ChatMessage, Content, EmojiId, MediaRef, MessageId, Recipient, Timestamp, UserName,
+};
+
+use crate::app::net::NetEvent;
+use crate::app::state::{AppState, MediaSlot};
+use crate::ui::fonts::Fonts;
+use crate::ui::widgets::{FrameInput, InputCollector};
+use crate::ui::{FrameDriver, Views};
+
+const MESSAGES: u64 = 10_000;
+const PICTURES: u64 = 100;
+const SCROLL_FRAMES: usize = 400;
+/// Pixels scrolled per frame.
+const SCROLL_STEP: f32 = 120.0;
+const IDLE_SECS: f64 = 10.0;
+const SETTLE_SECS: f64 = 6.0;
+
+const SAMPLES: &[&str] = &[
+    "hi!",
+    "Are we still on for tonight?",
+    "你好，今天的作业写完了吗？我还差最后一题。",
+    "The server restarted at noon; everything came back after a few seconds, and nobody lost a message.",
+    "哈哈哈 😂 好的",
+    "Here is a longer one, to make the wrapping work: the quick brown fox jumps over the lazy dog, \
+     again and again, until the line is long enough to need three or four rows in a bubble.",
+    "ok",
+    "明天见！",
+];
+
+fn user(i: u64) -> UserName {
+    let names = [
+        "alice", "bob", "carol", "dave", "erin", "张伟", "frank", "grace", "heidi", "ivan", "judy",
+        "bench",
+    ];
+    UserName::parse(names[(i as usize * 7 + 3) % names.len()])
+        .unwrap_or_else(|_| UserName::parse("x").expect("valid"))
+}
+
+/// Fills a logged-in state with the benchmark's history.
+pub fn filled_state(views: &mut Views) -> AppState {
+    let mut state = AppState::new("bench", "bench", "");
+    let me = UserName::parse("bench").expect("valid name");
+    state.apply(NetEvent::LoggedIn {
+        me,
+        server: "bench (in memory)".into(),
+        max_text_chars: 4000,
+    });
+    let start = Timestamp::now().0 - MESSAGES as i64 * 45_000;
+    let picture_every = MESSAGES / PICTURES;
+    for i in 0..MESSAGES {
+        let content = if i % picture_every == picture_every / 2 {
+            let n = i / picture_every;
+            let hash = BlobHash(*blake3::hash(&n.to_le_bytes()).as_bytes());
+            let path = PathBuf::from(format!("memory://picture-{n}"));
+            let (w, h) = (320u16 + (n % 3) as u16 * 160, 240u16);
+            let rgba: Vec<u8> = (0..w as u32 * h as u32)
+                .flat_map(|p| {
+                    let (x, y) = (p % w as u32, p / w as u32);
+                    [
+                        (x * 255 / w as u32) as u8,
+                        (y * 255 / h as u32) as u8,
+                        (n * 37 % 255) as u8,
+                        255,
+                    ]
+                })
+                .collect();
+            views.chat.pictures.insert_rgba(path.clone(), w, h, &rgba);
+            state.pictures.insert(hash, MediaSlot::Ready(path));
+            Content::Image {
+                media: MediaRef {
+                    hash,
+                    name: format!("picture-{n}.png"),
+                    size: rgba.len() as u64,
+                },
+                width: w as u32,
+                height: h as u32,
+            }
+        } else if i % 10 == 3 {
+            Content::Emoji(EmojiId((i % 17) as u16))
+        } else {
+            Content::Text(SAMPLES[(i as usize * 5) % SAMPLES.len()].to_owned())
+        };
+        state.apply(NetEvent::Message(ChatMessage {
+            id: MessageId(i + 1),
+            from: user(i),
+            to: Recipient::Everyone,
+            sent_at: Timestamp(start + i as i64 * 45_000),
+            content,
+        }));
+    }
+    if let Some(log) = state
+        .conversations
+        .get_mut(&natter_common::Conversation::Group)
+    {
+        log.more_before = false;
+        log.loading_older = false;
+        log.unread = 0;
+    }
+    state
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// CPU seconds this process used so far (user + system, all threads), from
+/// `/proc/self/stat`; `None` where there is no such file.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Runs the benchmark in the open window and prints its JSON line.
+pub async fn run() {
+    let mut input = InputCollector::new();
+    let fonts = Fonts::load_now();
+    let mut views = Views::default();
+    let fill_started = Instant::now();
+    let mut state = filled_state(&mut views);
+    let fill_ms = fill_started.elapsed().as_secs_f64() * 1000.0;
+    let group = natter_common::Conversation::Group;
+
+    // First frame: the layout of 10,000 rows is built.
+    let mut driver = FrameDriver::new();
+    let started = Instant::now();
+    let now = get_time();
+    let _ = driver.frame(
+        &mut state,
+        &mut views,
+        &fonts,
+        &FrameInput::default(),
+        now,
+        0.016,
+        true,
+    );
+    let first_frame_ms = started.elapsed().as_secs_f64() * 1000.0;
+    next_frame().await;
+
+    // Scroll up through the history.
+    let mut update_draw = Vec::new();
+    let mut whole = Vec::new();
+    let mut last = Instant::now();
+    let mut last_time = get_time();
+    for _ in 0..SCROLL_FRAMES {
+        let frame = input.collect();
+        let now = get_time();
+        let dt = (now - last_time) as f32;
+        last_time = now;
+        views.chat.scroll_by(&group, SCROLL_STEP);
+        let t0 = Instant::now();
+        for intent in driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, true) {
+            state.handle(intent);
+        }
+        update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
+        next_frame().await;
+        whole.push(last.elapsed().as_secs_f64() * 1000.0);
+        last = Instant::now();
+    }
+
+    // A look at the last scrolled frame, when asked for.
+    if let Ok(path) = std::env::var("NATTER_SCREENSHOT") {
+        let now = get_time();
+        let _ = driver.frame(
+            &mut state,
+            &mut views,
+            &fonts,
+            &FrameInput::default(),
+            now,
+            0.0,
+            true,
+        );
+        if let Err(e) = super::screenshot(std::path::Path::new(&path)) {
+            tracing::warn!(error = %e, "screenshot failed");
+        }
+        next_frame().await;
+    }
+
+    // Idle with the real pacing: nothing moves. Settle first (the pacing
+    // slows down in steps), then measure.
+    views.chat.scroll_to_bottom(&group);
+    let settle = Instant::now();
+    while settle.elapsed().as_secs_f64() < SETTLE_SECS {
+        let frame = input.collect();
+        let now = get_time();
+        let dt = (now - last_time) as f32;
+        last_time = now;
+        for intent in driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, false) {
+            state.handle(intent);
+        }
+        next_frame().await;
+        driver.pace(now);
+    }
+    let renders_before = driver.renders;
+    let cpu_before = process_cpu_secs();
+    let idle_started = Instant::now();
+    let mut idle_frames = 0u32;
+    while idle_started.elapsed().as_secs_f64() < IDLE_SECS {
+        let frame = input.collect();
+        let now = get_time();
+        let dt = (now - last_time) as f32;
+        last_time = now;
+        for intent in driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, false) {
+            state.handle(intent);
+        }
+        next_frame().await;
+        idle_frames += 1;
+        driver.pace(now);
+    }
+    let renders = driver.renders - renders_before;
+    let idle_wall = idle_started.elapsed().as_secs_f64();
+    let idle_cpu_percent = match (cpu_before, process_cpu_secs()) {
+        (Some(a), Some(b)) => Some((b - a) / idle_wall * 100.0),
+        _ => None,
+    };
+
+    let p95 = {
+        let mut v = update_draw.clone();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get((v.len() * 95 / 100).min(v.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let line = serde_json::json!({
+        "bench": "natter-gui-frames",
+        "messages": MESSAGES,
+        "pictures": PICTURES,
+        "window": [screen_width(), screen_height()],
+        "fill_ms": (fill_ms * 10.0).round() / 10.0,
+        "first_frame_ms": (first_frame_ms * 100.0).round() / 100.0,
+        "scroll_frames": SCROLL_FRAMES,
+        "median_update_draw_ms": (median(update_draw.clone()) * 1000.0).round() / 1000.0,
+        "p95_update_draw_ms": (p95 * 1000.0).round() / 1000.0,
+        "median_frame_ms": (median(whole) * 1000.0).round() / 1000.0,
+        "texture_bytes": views.chat.pictures.used(),
+        "idle_secs": (idle_wall * 100.0).round() / 100.0,
+        "idle_frames": idle_frames,
+        "idle_renders": renders,
+        "idle_cpu_percent": idle_cpu_percent.map(|p| (p * 100.0).round() / 100.0),
+    });
+    println!("{line}");
+}

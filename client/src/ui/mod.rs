@@ -1,0 +1,514 @@
+//! The graphical client's views (macroquad) and its frame loop.
+//!
+//! Each frame: drain the network thread's events into the state, draw the
+//! screen the state names, collect the intents the views return, let the
+//! state turn them into commands, and hand those on. Views only read
+//! [`AppState`]; everything that changes it goes through
+//! [`AppState::apply`] and [`AppState::handle`].
+//!
+//! Frames are paced: about 60 per second while something moves (typing,
+//! scrolling, an animation, a transfer), and 10 per second when nothing
+//! changes, sleeping in between, so an idle client costs next to no CPU
+//! even where there is no vsync (Xvfb).
+//!
+//! The environment hooks for tests are described in [`crate::app::hooks`].
+
+pub mod bench;
+pub mod cache_browser;
+pub mod chat;
+pub mod emoji;
+pub mod fonts;
+pub mod login;
+pub mod media;
+pub mod theme;
+pub mod widgets;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use macroquad::miniquad::KeyCode;
+use macroquad::prelude::*;
+
+use crate::app::hooks::{self, Hooks};
+use crate::app::intent::Intent;
+use crate::app::net::{Command, NetEvent, NetOptions, Network};
+use crate::app::state::{AppState, Overlay, Screen, DEFAULT_SERVER};
+use crate::ui::fonts::Fonts;
+use crate::ui::widgets::{FrameInput, InputCollector, Ui};
+
+/// Frame interval while something moves.
+pub const ACTIVE_FRAME: Duration = Duration::from_micros(16_667);
+/// Frame interval when nothing changes.
+pub const IDLE_FRAME: Duration = Duration::from_millis(100);
+/// Frame interval after [`DEEP_IDLE_SECS`] of nothing.
+pub const DEEP_IDLE_FRAME: Duration = Duration::from_millis(200);
+/// Seconds of nothing before frames slow to [`DEEP_IDLE_FRAME`].
+const DEEP_IDLE_SECS: f64 = 5.0;
+/// Seconds after the last input that the caret keeps blinking; then it
+/// stays on (so an idle window needs no redraws).
+const CARET_BLINK_SECS: f64 = 5.0;
+/// How long after the last input or event frames stay fast.
+const ACTIVE_LINGER_SECS: f64 = 0.6;
+/// How long closing the window may wait for the logout.
+const QUIT_WAIT: Duration = Duration::from_secs(4);
+
+/// The window the client opens.
+pub fn window_conf() -> macroquad::conf::Conf {
+    macroquad::miniquad::conf::Conf {
+        window_title: "natter".to_owned(),
+        window_width: 1180,
+        window_height: 760,
+        window_resizable: true,
+        high_dpi: false,
+        sample_count: 1,
+        icon: Some(window_icon()),
+        ..Default::default()
+    }
+    .into()
+}
+
+/// A blue speech bubble, drawn in code, for the window icon.
+fn window_icon() -> macroquad::miniquad::conf::Icon {
+    fn paint<const N: usize>(size: usize) -> [u8; N] {
+        let mut px = [0u8; N];
+        let s = size as f32;
+        for y in 0..size {
+            for x in 0..size {
+                let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                let (cx, cy, r) = (s * 0.5, s * 0.45, s * 0.42);
+                let d = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
+                let tail = fy > s * 0.6
+                    && fy < s * 0.95
+                    && fx > s * 0.12
+                    && fx < s * 0.45
+                    && (fx - s * 0.12) > (fy - s * 0.6) * 0.5;
+                let inside = d <= r || tail;
+                let dot = [0.32, 0.5, 0.68]
+                    .iter()
+                    .any(|k| ((fx - s * k).powi(2) + (fy - cy).powi(2)).sqrt() < s * 0.06);
+                let i = (y * size + x) * 4;
+                if inside {
+                    let c = if dot {
+                        [255, 255, 255]
+                    } else {
+                        [0x4c, 0x8d, 0xff]
+                    };
+                    px[i..i + 3].copy_from_slice(&c);
+                    px[i + 3] = 255;
+                }
+            }
+        }
+        px
+    }
+    macroquad::miniquad::conf::Icon {
+        small: paint::<1024>(16),
+        medium: paint::<4096>(32),
+        big: paint::<16384>(64),
+    }
+}
+
+/// View-side memory that outlives a frame.
+#[derive(Debug, Default)]
+pub struct Views {
+    pub chat: chat::ChatView,
+    pub cache: cache_browser::CacheBrowser,
+    pub dialog: media::FileDialog,
+}
+
+/// Draws one frame of whatever screen the state names; returns the
+/// intents and whether a view-side animation is running.
+pub fn draw_frame(
+    state: &AppState,
+    views: &mut Views,
+    fonts: &Fonts,
+    input: &FrameInput,
+    now: f64,
+    dt: f32,
+    caret_on: bool,
+) -> (Vec<Intent>, bool) {
+    let mut ui = Ui::new(fonts, input, now, dt);
+    ui.caret_on = caret_on;
+    match state.screen {
+        Screen::Login | Screen::Register => login::draw(&mut ui, state),
+        Screen::Chat => {
+            clear_background(theme::BACKGROUND);
+            chat::draw(&mut ui, state, &mut views.chat);
+            if state.viewing_cached.is_some() {
+                ui.mouse_enabled = false;
+            }
+            views.cache.draw(&mut ui, state, &mut views.chat.pictures);
+            ui.mouse_enabled = true;
+            if matches!(state.overlay, Some(Overlay::Picture { .. }))
+                || state.viewing_cached.is_some()
+            {
+                chat::draw_picture_overlay(&mut ui, state, &mut views.chat);
+            }
+        }
+    }
+    (ui.intents, ui.animating)
+}
+
+/// The client: opens nothing itself; `macroquad::Window::from_config`
+/// runs this future.
+pub async fn run(hooks: Hooks) {
+    prevent_quit();
+    let mut input = InputCollector::new();
+    let mut fonts = Fonts::start();
+    let network = match Network::start(NetOptions::from_env()) {
+        Ok(network) => network,
+        Err(e) => {
+            show_fatal(&format!("natter could not start its network thread: {e}")).await;
+            return;
+        }
+    };
+    let mut state = AppState::new(
+        hooks.server.as_deref().unwrap_or(DEFAULT_SERVER),
+        hooks.user.as_deref().unwrap_or(""),
+        hooks.password.as_deref().unwrap_or(""),
+    );
+    let mut views = Views::default();
+    let mut driver = FrameDriver::new();
+    let mut last_time = get_time();
+
+    loop {
+        let now = get_time();
+        let dt = ((now - last_time) as f32).clamp(0.0, 0.25);
+        last_time = now;
+        let frame = input.collect();
+
+        if !fonts.ready() {
+            fonts.poll();
+            login::draw_loading(now);
+            next_frame().await;
+            driver.pace_for(Duration::from_millis(30));
+            continue;
+        }
+
+        // What the network reported (and input left for the next frame).
+        let mut activity = input.pending();
+        let mut dump_now = false;
+        while let Some(event) = network.try_recv() {
+            activity = true;
+            dump_now |= hooks.dump_auto
+                && matches!(
+                    event,
+                    NetEvent::Accepted { .. }
+                        | NetEvent::Message(_)
+                        | NetEvent::LoggedIn { .. }
+                        | NetEvent::LoggedOut
+                );
+            let logged_out = matches!(event, NetEvent::LoggedOut);
+            for command in state.apply(event) {
+                dispatch(command, &network, &mut views);
+            }
+            if logged_out {
+                views.chat.reset();
+            }
+        }
+        if let Some(intent) = views.dialog.poll() {
+            activity = true;
+            for command in state.handle(intent) {
+                dispatch(command, &network, &mut views);
+            }
+        }
+
+        let intents = driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, activity);
+
+        if frame.key_pressed(KeyCode::F11) {
+            if let Some(path) = &hooks.screenshot {
+                if let Err(e) = screenshot(path) {
+                    tracing::warn!(error = %e, "screenshot failed");
+                }
+            }
+        }
+        for intent in intents {
+            for command in state.handle(intent) {
+                dispatch(command, &network, &mut views);
+            }
+        }
+        if frame.key_pressed(KeyCode::F12) || dump_now {
+            if let Some(path) = &hooks.state_dump {
+                if let Err(e) = hooks::write_dump(&state, path) {
+                    tracing::warn!(error = %e, "state dump failed");
+                }
+            }
+        }
+
+        if is_quit_requested() {
+            // Tell the user, then log out (bounded) and stop.
+            draw_rectangle(
+                0.0,
+                0.0,
+                screen_width(),
+                screen_height(),
+                Color::new(0.0, 0.0, 0.0, 0.6),
+            );
+            fonts.draw_centred(
+                "Logging out...",
+                Rect::new(0.0, 0.0, screen_width(), screen_height()),
+                theme::LARGE,
+                theme::TEXT,
+            );
+            next_frame().await;
+            network.shutdown(QUIT_WAIT);
+            return;
+        }
+
+        next_frame().await;
+        driver.pace(now);
+    }
+}
+
+/// Draws frames only when needed and paces the loop: fast while anything
+/// moves, slower when idle, slowest after a while of nothing.
+#[derive(Debug)]
+pub struct FrameDriver {
+    canvas: Canvas,
+    last_active: f64,
+    last_input: f64,
+    animating: bool,
+    drawn_revision: u64,
+    frame_started: Instant,
+    /// Frames in which the interface was really drawn (not just shown again).
+    pub renders: u64,
+}
+
+impl Default for FrameDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameDriver {
+    pub fn new() -> Self {
+        Self {
+            canvas: Canvas::default(),
+            last_active: 0.0,
+            last_input: 0.0,
+            animating: true,
+            drawn_revision: u64::MAX,
+            frame_started: Instant::now(),
+            renders: 0,
+        }
+    }
+
+    /// One frame: advances the state's clock, uploads decoded pictures,
+    /// draws the interface if anything changed (else shows the last one)
+    /// and returns the views' intents. `activity` says the network or a
+    /// dialog reported something.
+    #[allow(clippy::too_many_arguments)]
+    pub fn frame(
+        &mut self,
+        state: &mut AppState,
+        views: &mut Views,
+        fonts: &Fonts,
+        input: &FrameInput,
+        now: f64,
+        dt: f32,
+        activity: bool,
+    ) -> Vec<Intent> {
+        if input.any() {
+            self.last_input = now;
+        }
+        let activity = activity | views.chat.pictures.pump() | input.any();
+        state.tick(now);
+        let caret_on = now - self.last_input > CARET_BLINK_SECS || widgets::caret_visible(now);
+        let dirty = activity || self.animating || state.revision != self.drawn_revision;
+        let periodic = matches!(
+            state.connection,
+            crate::app::state::Connection::Reconnecting { .. }
+        );
+        let (intents, view_animating) = if self.canvas.needs_render(dirty, caret_on, periodic, now)
+        {
+            self.canvas.begin();
+            let out = draw_frame(state, views, fonts, input, now, dt, caret_on);
+            self.canvas.end(now);
+            self.renders += 1;
+            out
+        } else {
+            (Vec::new(), false)
+        };
+        self.canvas.present();
+        self.drawn_revision = state.revision;
+        self.animating = view_animating || state.animating() || views.chat.pictures.busy();
+        if activity || self.animating {
+            self.last_active = now;
+        }
+        intents
+    }
+
+    /// Sleeps until the next frame is due.
+    pub fn pace(&mut self, now: f64) {
+        let idle = now - self.last_active;
+        let interval = if idle < ACTIVE_LINGER_SECS {
+            ACTIVE_FRAME
+        } else if idle < DEEP_IDLE_SECS {
+            IDLE_FRAME
+        } else {
+            DEEP_IDLE_FRAME
+        };
+        self.pace_for(interval);
+    }
+
+    /// Sleeps until `interval` after the previous frame started.
+    pub fn pace_for(&mut self, interval: Duration) {
+        pace(&mut self.frame_started, interval);
+    }
+}
+
+/// The last drawn frame, kept in a texture: an idle frame only shows it
+/// again instead of drawing the whole interface. The interface is drawn
+/// when something changed, when the caret blinks, and every few seconds
+/// (every second while a countdown is on screen).
+#[derive(Default)]
+pub struct Canvas {
+    target: Option<RenderTarget>,
+    /// Copies the texture without blending (cheaper for software GL).
+    opaque: Option<Material>,
+    size: (u32, u32),
+    rendered_at: f64,
+    caret_on: bool,
+}
+
+impl std::fmt::Debug for Canvas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canvas")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Canvas {
+    /// Whether this frame must draw the interface.
+    pub fn needs_render(&mut self, dirty: bool, caret_on: bool, periodic: bool, now: f64) -> bool {
+        let size = (
+            screen_width().max(1.0) as u32,
+            screen_height().max(1.0) as u32,
+        );
+        let every = if periodic { 1.0 } else { 5.0 };
+        let due = dirty
+            || self.target.is_none()
+            || size != self.size
+            || caret_on != self.caret_on
+            || now - self.rendered_at >= every;
+        self.caret_on = caret_on;
+        due
+    }
+
+    /// Directs drawing into the texture (made or resized as needed).
+    pub fn begin(&mut self) {
+        let size = (
+            screen_width().max(1.0) as u32,
+            screen_height().max(1.0) as u32,
+        );
+        if self.target.is_none() || self.size != size {
+            let target = render_target(size.0, size.1);
+            target.texture.set_filter(FilterMode::Nearest);
+            self.target = Some(target);
+            self.size = size;
+        }
+        let mut camera =
+            Camera2D::from_display_rect(Rect::new(0.0, 0.0, size.0 as f32, size.1 as f32));
+        camera.render_target = self.target.clone();
+        set_camera(&camera);
+    }
+
+    /// Back to drawing on the window.
+    pub fn end(&mut self, now: f64) {
+        set_default_camera();
+        self.rendered_at = now;
+    }
+
+    /// Shows the last drawn frame.
+    pub fn present(&mut self) {
+        if self.opaque.is_none() {
+            self.opaque = load_material(
+                ShaderSource::Glsl {
+                    vertex: OPAQUE_VERTEX,
+                    fragment: OPAQUE_FRAGMENT,
+                },
+                MaterialParams::default(),
+            )
+            .ok();
+        }
+        if let Some(material) = &self.opaque {
+            gl_use_material(material);
+        }
+        if let Some(target) = &self.target {
+            draw_texture_ex(
+                &target.texture,
+                0.0,
+                0.0,
+                WHITE,
+                DrawTextureParams {
+                    dest_size: Some(vec2(self.size.0 as f32, self.size.1 as f32)),
+                    flip_y: true,
+                    ..Default::default()
+                },
+            );
+        }
+        gl_use_default_material();
+    }
+}
+
+const OPAQUE_VERTEX: &str = r#"#version 100
+attribute vec3 position;
+attribute vec2 texcoord;
+varying lowp vec2 uv;
+uniform mat4 Model;
+uniform mat4 Projection;
+void main() {
+    gl_Position = Projection * Model * vec4(position, 1);
+    uv = texcoord;
+}"#;
+
+const OPAQUE_FRAGMENT: &str = r#"#version 100
+varying lowp vec2 uv;
+uniform sampler2D Texture;
+void main() {
+    gl_FragColor = texture2D(Texture, uv);
+}"#;
+
+/// Sleeps until `interval` after the previous frame started.
+fn pace(frame_started: &mut Instant, interval: Duration) {
+    let elapsed = frame_started.elapsed();
+    if elapsed < interval {
+        std::thread::sleep(interval - elapsed);
+    }
+    *frame_started = Instant::now();
+}
+
+/// Routes a command: the file dialog is the frame loop's, the rest goes to
+/// the network thread.
+fn dispatch(command: Command, network: &Network, views: &mut Views) {
+    match command {
+        Command::OpenFileDialog { picture } => views.dialog.open(picture),
+        other => network.send(other),
+    }
+}
+
+/// Writes what is on screen to a PNG (rows flipped: GL counts from the
+/// bottom).
+pub fn screenshot(path: &Path) -> Result<(), String> {
+    let shot = get_screen_data();
+    let rgba = image::RgbaImage::from_raw(shot.width as u32, shot.height as u32, shot.bytes)
+        .ok_or("screen data has the wrong size")?;
+    let mut flipped = image::imageops::flip_vertical(&rgba);
+    for p in flipped.pixels_mut() {
+        p.0[3] = 255;
+    }
+    flipped.save(path).map_err(|e| e.to_string())
+}
+
+/// A last-resort screen for a failure before anything else can run.
+async fn show_fatal(message: &str) {
+    loop {
+        clear_background(theme::SIDEBAR);
+        draw_text(message, 24.0, 48.0, 20.0, theme::DANGER);
+        if is_quit_requested() || is_key_pressed(KeyCode::Escape) {
+            return;
+        }
+        next_frame().await;
+        std::thread::sleep(IDLE_FRAME);
+    }
+}
