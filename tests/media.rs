@@ -184,6 +184,12 @@ async fn only_those_who_can_see_a_message_may_fetch_its_file() {
     assert_eq!(std::fs::read_to_string(got).unwrap(), "for bob's eyes only");
     let refused = carol.fetch_now(&media, MediaKind::File, id, &cancel).await;
     assert_eq!(refused, Err(ClientError::Refused(Refusal::Forbidden)));
+    let carols_partials = dir.path().join("cache-carol").join("partial");
+    assert_eq!(
+        std::fs::read_dir(carols_partials).unwrap().count(),
+        0,
+        "a refusal leaves no file"
+    );
     // Nor can carol post a message referencing it to gain access.
     let forged = carol
         .send(Recipient::Everyone, Content::File(media.clone()))

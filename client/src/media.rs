@@ -240,6 +240,7 @@ pub fn open_with_system(path: &Path) -> std::io::Result<()> {
     };
     #[cfg(not(any(target_os = "macos", target_os = "windows")))]
     let mut command = std::process::Command::new("xdg-open");
+    let program = command.get_program().to_string_lossy().into_owned();
     command
         .arg(path)
         .stdin(std::process::Stdio::null())
@@ -247,6 +248,13 @@ pub fn open_with_system(path: &Path) -> std::io::Result<()> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(|_| ())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => std::io::Error::new(
+                e.kind(),
+                format!("no program to open files with ({program} is not installed)"),
+            ),
+            _ => e,
+        })
 }
 
 /// Opens the folder that holds `path` in the system's file manager.
@@ -494,10 +502,12 @@ impl Fetch {
         progress: impl FnMut(u64, u64, f64),
     ) -> Result<PathBuf, ClientError> {
         let bound = self.size.unwrap_or(u64::MAX);
-        let (file, mut hasher, offset) = open_partial(self.partial.clone(), bound)
-            .await
-            .map_err(io_error)?;
-        let mut file = tokio::fs::File::from_std(file);
+        // Ask from the end of what an earlier attempt left; the partial file
+        // itself is only touched once the server agrees to send.
+        let offset = match tokio::fs::metadata(&self.partial).await {
+            Ok(m) if m.len() <= bound => m.len(),
+            _ => 0,
+        };
 
         let (mut send, mut recv) = connection.open_bi().await.map_err(lost)?;
         let _ = send.set_priority(TRANSFER_PRIORITY);
@@ -523,6 +533,15 @@ impl Fetch {
                 "the server has {size} bytes, expected {bound}"
             )));
         }
+        let (file, mut hasher, have) = open_partial(self.partial.clone(), offset)
+            .await
+            .map_err(io_error)?;
+        if have != offset {
+            return Err(ClientError::Closed(
+                "the partial download changed under us".into(),
+            ));
+        }
+        let mut file = tokio::fs::File::from_std(file);
         let mut meter = Meter::new(offset, size, progress);
         let mut done = offset;
         let mut buf = vec![0u8; CHUNK];
@@ -573,10 +592,10 @@ impl Fetch {
     }
 }
 
-/// Opens a partial download for appending, hashing what it holds.
+/// Opens a partial download for appending from `keep` bytes, hashing them.
 async fn open_partial(
     path: PathBuf,
-    size: u64,
+    keep: u64,
 ) -> std::io::Result<(std::fs::File, blake3::Hasher, u64)> {
     tokio::task::spawn_blocking(move || {
         let file = std::fs::OpenOptions::new()
@@ -584,11 +603,12 @@ async fn open_partial(
             .append(true)
             .create(true)
             .open(&path)?;
-        if file.metadata()?.len() > size {
-            file.set_len(0)?;
+        // Keep exactly the prefix the server was asked to continue from.
+        if file.metadata()?.len() > keep {
+            file.set_len(keep)?;
         }
         let mut hasher = blake3::Hasher::new();
-        let have = hash_prefix(&mut hasher, file.try_clone()?, size)?;
+        let have = hash_prefix(&mut hasher, file.try_clone()?, keep)?;
         Ok((file, hasher, have))
     })
     .await

@@ -13,6 +13,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let hooks = Hooks::from_env();
     let bench = hooks.bench || std::env::args().any(|a| a == "--bench-frames");
