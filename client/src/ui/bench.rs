@@ -1,6 +1,8 @@
 //! `natter --bench-frames`: fills the state with 10,000 messages and 100
 //! pictures made in memory, scrolls through them, and prints one JSON line
-//! with the median CPU time of update+draw per frame, the median whole
+//! with the median CPU time of update+draw per frame, compared with the
+//! same scroll through 50 messages measured in the same run (the baseline:
+//! drawing only what is visible makes them cost the same), the median whole
 //! frame, and the process's CPU use over 10 s of idling with the real
 //! frame pacing.
 
@@ -20,6 +22,8 @@ use crate::ui::{FrameDriver, Views};
 
 const MESSAGES: u64 = 10_000;
 const PICTURES: u64 = 100;
+/// The baseline history: what a short conversation costs.
+const BASELINE_MESSAGES: u64 = 50;
 const SCROLL_FRAMES: usize = 400;
 /// Pixels scrolled per frame.
 const SCROLL_STEP: f32 = 120.0;
@@ -47,8 +51,9 @@ fn user(i: u64) -> UserName {
         .unwrap_or_else(|_| UserName::parse("x").expect("valid"))
 }
 
-/// Fills a logged-in state with the benchmark's history.
-pub fn filled_state(views: &mut Views) -> AppState {
+/// Fills a logged-in state with `messages` messages, `pictures` of them
+/// pictures spread evenly.
+pub fn filled_state(views: &mut Views, messages: u64, pictures: u64) -> AppState {
     let mut state = AppState::new("bench", "bench", "");
     let me = UserName::parse("bench").expect("valid name");
     state.apply(NetEvent::LoggedIn {
@@ -56,9 +61,9 @@ pub fn filled_state(views: &mut Views) -> AppState {
         server: "bench (in memory)".into(),
         max_text_chars: 4000,
     });
-    let start = Timestamp::now().0 - MESSAGES as i64 * 45_000;
-    let picture_every = MESSAGES / PICTURES;
-    for i in 0..MESSAGES {
+    let start = Timestamp::now().0 - messages as i64 * 45_000;
+    let picture_every = (messages / pictures.max(1)).max(1);
+    for i in 0..messages {
         let content = if i % picture_every == picture_every / 2 {
             let n = i / picture_every;
             let hash = BlobHash(*blake3::hash(&n.to_le_bytes()).as_bytes());
@@ -129,13 +134,72 @@ fn process_cpu_secs() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// Scrolls `SCROLL_FRAMES` frames up through the group conversation; the
+/// update+draw CPU times and the whole-frame times, in ms.
+async fn scroll(
+    state: &mut AppState,
+    views: &mut Views,
+    fonts: &Fonts,
+    driver: &mut FrameDriver,
+    input: &mut InputCollector,
+) -> (Vec<f64>, Vec<f64>) {
+    let group = natter_common::Conversation::Group;
+    let mut update_draw = Vec::new();
+    let mut whole = Vec::new();
+    let mut last = Instant::now();
+    let mut last_time = get_time();
+    for _ in 0..SCROLL_FRAMES {
+        let frame = input.collect();
+        let now = get_time();
+        let dt = (now - last_time) as f32;
+        last_time = now;
+        views.chat.scroll_by(&group, SCROLL_STEP);
+        let t0 = Instant::now();
+        for intent in driver.frame(state, views, fonts, &frame, now, dt, true) {
+            state.handle(intent);
+        }
+        update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
+        next_frame().await;
+        whole.push(last.elapsed().as_secs_f64() * 1000.0);
+        last = Instant::now();
+    }
+    (update_draw, whole)
+}
+
 /// Runs the benchmark in the open window and prints its JSON line.
 pub async fn run() {
     let mut input = InputCollector::new();
     let fonts = Fonts::load_now();
+
+    // Baseline first: a short conversation, same window, same run.
+    let mut baseline_views = Views::default();
+    let mut baseline_state = filled_state(&mut baseline_views, BASELINE_MESSAGES, 1);
+    let mut baseline_driver = FrameDriver::new();
+    // One pass to warm the glyph cache and GPU state, not counted.
+    let _ = scroll(
+        &mut baseline_state,
+        &mut baseline_views,
+        &fonts,
+        &mut baseline_driver,
+        &mut input,
+    )
+    .await;
+    baseline_views
+        .chat
+        .scroll_to_bottom(&natter_common::Conversation::Group);
+    let (baseline_update_draw, _) = scroll(
+        &mut baseline_state,
+        &mut baseline_views,
+        &fonts,
+        &mut baseline_driver,
+        &mut input,
+    )
+    .await;
+    drop(baseline_views);
+
     let mut views = Views::default();
     let fill_started = Instant::now();
-    let mut state = filled_state(&mut views);
+    let mut state = filled_state(&mut views, MESSAGES, PICTURES);
     let fill_ms = fill_started.elapsed().as_secs_f64() * 1000.0;
     let group = natter_common::Conversation::Group;
 
@@ -156,25 +220,9 @@ pub async fn run() {
     next_frame().await;
 
     // Scroll up through the history.
-    let mut update_draw = Vec::new();
-    let mut whole = Vec::new();
-    let mut last = Instant::now();
+    let (update_draw, whole) =
+        scroll(&mut state, &mut views, &fonts, &mut driver, &mut input).await;
     let mut last_time = get_time();
-    for _ in 0..SCROLL_FRAMES {
-        let frame = input.collect();
-        let now = get_time();
-        let dt = (now - last_time) as f32;
-        last_time = now;
-        views.chat.scroll_by(&group, SCROLL_STEP);
-        let t0 = Instant::now();
-        for intent in driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, true) {
-            state.handle(intent);
-        }
-        update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
-        next_frame().await;
-        whole.push(last.elapsed().as_secs_f64() * 1000.0);
-        last = Instant::now();
-    }
 
     // A look at the last scrolled frame, when asked for.
     if let Ok(path) = std::env::var("NATTER_SCREENSHOT") {
@@ -239,15 +287,20 @@ pub async fn run() {
             .copied()
             .unwrap_or(0.0)
     };
+    let median_update_draw = median(update_draw.clone());
+    let baseline_median = median(baseline_update_draw);
     let line = serde_json::json!({
         "bench": "natter-gui-frames",
+        "baseline_messages": BASELINE_MESSAGES,
+        "baseline_median_update_draw_ms": (baseline_median * 1000.0).round() / 1000.0,
+        "ratio_to_baseline": (median_update_draw / baseline_median.max(1e-9) * 100.0).round() / 100.0,
         "messages": MESSAGES,
         "pictures": PICTURES,
         "window": [screen_width(), screen_height()],
         "fill_ms": (fill_ms * 10.0).round() / 10.0,
         "first_frame_ms": (first_frame_ms * 100.0).round() / 100.0,
         "scroll_frames": SCROLL_FRAMES,
-        "median_update_draw_ms": (median(update_draw.clone()) * 1000.0).round() / 1000.0,
+        "median_update_draw_ms": (median_update_draw * 1000.0).round() / 1000.0,
         "p95_update_draw_ms": (p95 * 1000.0).round() / 1000.0,
         "median_frame_ms": (median(whole) * 1000.0).round() / 1000.0,
         "texture_bytes": views.chat.pictures.used(),
