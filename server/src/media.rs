@@ -191,6 +191,7 @@ async fn put(
     reply(send, TransferReply::SendFrom { offset }).await?;
     info!(%hash, size, offset, "receiving upload");
 
+    let started = std::time::Instant::now();
     let received = receive(recv, file, hasher, offset, size).await;
     let digest = match received {
         Ok(digest) => digest,
@@ -217,7 +218,7 @@ async fn put(
         .call(move |s| s.record_upload(id, hash, size, kind))
         .await
         .map_err(internal)?;
-    info!(%hash, size, "upload stored");
+    info!(%hash, size, secs = started.elapsed().as_secs_f64(), "upload stored");
     reply(send, TransferReply::Stored).await
 }
 
@@ -334,10 +335,15 @@ async fn receive(
             Refusal::Malformed(format!("stream ended after {have} of {size} bytes")).into(),
         );
     }
+    let syncing = std::time::Instant::now();
     tokio::task::spawn_blocking(move || file.sync_all())
         .await
         .map_err(internal)?
         .map_err(internal)?;
+    debug!(
+        sync_ms = syncing.elapsed().as_millis() as u64,
+        "upload synced"
+    );
     Ok(BlobHash(*hasher.finalize().as_bytes()))
 }
 

@@ -59,6 +59,13 @@ async fn main() -> anyhow::Result<()> {
 /// The child: prints `natter ADDR FINGERPRINT` and `bare ADDR`, serves until
 /// its stdin closes.
 async fn serve(dir: &Path) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let config = natter_server::Config::new("127.0.0.1:0".parse()?, dir.join("server"));
     let server = natter_server::Server::bind(config).await?;
     let natter = server.endpoint();
