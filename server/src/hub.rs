@@ -7,9 +7,10 @@
 //! from history when it reconnects. So one stuck reader costs at most
 //! `queue` messages of memory and never stalls the room.
 //!
-//! This is the in-process fan-out. Several server nodes would put a message
-//! bus (NATS, say) in front of [`Hub::publish`] and presence; sessions keep
-//! talking to their local hub.
+//! Sessions and the router see only the [`Fanout`] trait; [`Hub`] is the
+//! in-process implementation. Several server nodes would implement it over
+//! a message bus (NATS, say): publish to the bus, deliver what arrives from
+//! it to local sessions, and keep presence counts across nodes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,6 +56,20 @@ struct State {
     online: HashMap<String, (UserName, usize)>,
 }
 
+/// Cross-session delivery and presence, as sessions and the router use it.
+pub trait Fanout: Send + Sync + 'static {
+    /// Registers a session of `user`; announces the user if they just came
+    /// online. The snapshot in the subscription and the later updates on
+    /// its queue are exact: nothing falls between them.
+    fn join(&self, user: &UserName) -> Subscription;
+    /// Unregisters a session (harmless if it was already dropped).
+    fn leave(&self, id: SessionId);
+    /// Delivers a stored message to every session allowed to see it.
+    fn publish(&self, message: ChatMessage);
+    /// Users online now, sorted.
+    fn online(&self) -> Vec<UserName>;
+}
+
 /// The registry of live sessions. Cheap to share; its lock is a std mutex
 /// held only for non-blocking work, never across an `.await`.
 pub struct Hub {
@@ -74,10 +89,10 @@ impl Hub {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Registers a session of `user`; tells everyone else if the user just
-    /// came online.
-    pub fn join(&self, user: &UserName) -> Subscription {
+impl Fanout for Hub {
+    fn join(&self, user: &UserName) -> Subscription {
         let (tx, rx) = mpsc::channel(self.queue);
         let kicked = CancellationToken::new();
         let mut state = self.lock();
@@ -108,16 +123,14 @@ impl Hub {
         }
     }
 
-    /// Unregisters a session; tells everyone if it was the user's last.
-    /// Leaving twice (after a kick) is harmless.
-    pub fn leave(&self, id: SessionId) {
+    fn leave(&self, id: SessionId) {
         let mut state = self.lock();
         remove(&mut state, id);
     }
 
-    /// Queues a stored message for every session allowed to see it: all of
-    /// them for the group, both parties' sessions for a private message.
-    pub fn publish(&self, message: ChatMessage) {
+    /// All sessions for the group; both parties' sessions for a private
+    /// message.
+    fn publish(&self, message: ChatMessage) {
         let mut state = self.lock();
         let targets: Vec<SessionId> = match &message.to {
             Recipient::Everyone => state.sessions.keys().copied().collect(),
@@ -131,8 +144,7 @@ impl Hub {
         deliver(&mut state, targets, Outbound::Message(Arc::new(message)));
     }
 
-    /// Users online now, sorted.
-    pub fn online(&self) -> Vec<UserName> {
+    fn online(&self) -> Vec<UserName> {
         let mut users: Vec<UserName> = self
             .lock()
             .online

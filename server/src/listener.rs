@@ -63,7 +63,7 @@ impl Server {
         let ctx = Arc::new(Context {
             blobs,
             store: Blocking(Arc::new(store)),
-            hub: Hub::new(config.session_queue),
+            hub: Box::new(Hub::new(config.session_queue)),
             throttle: LoginThrottle::new(
                 config.login_failures_per_account,
                 config.login_failures_per_address,

@@ -22,7 +22,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use crate::auth::{self, LoginThrottle};
 use crate::config::Config;
-use crate::hub::{Hub, Outbound};
+use crate::hub::{Fanout, Outbound};
 use crate::router;
 use crate::store::{Account, Blocking};
 
@@ -30,7 +30,7 @@ use crate::store::{Account, Blocking};
 pub struct Context {
     pub config: Config,
     pub store: Blocking,
-    pub hub: Hub,
+    pub hub: Box<dyn Fanout>,
     pub throttle: LoginThrottle,
     pub blobs: crate::media::BlobDir,
     /// Held while a message is stored and published: see [`crate::router`].
