@@ -279,6 +279,18 @@ async fn send(
     let to = to.map_or(Recipient::Everyone, Recipient::User);
     let (client, mut events) = login(config, user, password).await?;
     let sent = client.send(to, content).context("cannot send")?;
+    let answer = wait_accepted(&mut events, sent).await;
+    log_out(client).await;
+    say(&answer?.0.to_string())?;
+    Ok(())
+}
+
+/// Waits (bounded by [`SEND_TIMEOUT`]) for the server to accept or refuse
+/// the message sent as `sent`.
+async fn wait_accepted(
+    events: &mut Events,
+    sent: natter_common::ClientMsgId,
+) -> anyhow::Result<MessageId> {
     let answer = tokio::time::timeout(SEND_TIMEOUT, async {
         while let Some(event) = events.next().await {
             match event {
@@ -293,16 +305,13 @@ async fn send(
         }
         Err(anyhow!("the client stopped"))
     })
-    .await
-    .unwrap_or_else(|_| {
+    .await;
+    answer.unwrap_or_else(|_| {
         Err(anyhow!(
             "the server did not accept the message within {} s",
             SEND_TIMEOUT.as_secs()
         ))
-    });
-    log_out(client).await;
-    say(&answer?.0.to_string())?;
-    Ok(())
+    })
 }
 
 /// Drives a transfer future while drawing its progress on stderr (hidden
@@ -368,24 +377,7 @@ async fn send_file(
             return Err(e);
         }
     };
-    let answer = tokio::time::timeout(SEND_TIMEOUT, async {
-        while let Some(event) = events.next().await {
-            match event {
-                ClientEvent::Accepted { client_id, id, .. } if client_id == shared.client_id => {
-                    return Ok(id)
-                }
-                ClientEvent::Rejected { client_id, reason } if client_id == shared.client_id => {
-                    return Err(anyhow!(ClientError::Refused(reason))
-                        .context("the server refused the message"));
-                }
-                ClientEvent::Closed { reason } => return Err(anyhow!(reason)),
-                _ => {}
-            }
-        }
-        Err(anyhow!("the client stopped"))
-    })
-    .await
-    .unwrap_or_else(|_| Err(anyhow!("the server did not accept the message in time")));
+    let answer = wait_accepted(&mut events, shared.client_id).await;
     log_out(client).await;
     let id = answer?;
     let media = shared
