@@ -16,26 +16,44 @@
 //!
 //! The dump is `{"screen": "login"|"register"|"chat", "me", "server",
 //! "connection": "offline"|"online"|"reconnecting"|"closed: ...", "online",
-//! "selected", "form_error", "trust_prompt" (fingerprint), "hosting"
-//! ({"addresses", "fingerprint"}), "transfers", "toasts", "overlay",
-//! "viewing_cached", "menu_open", "emoji_panel_open", "conversations":
+//! "selected", "composer" (its text), "form_error", "trust_prompt"
+//! (fingerprint), "hosting" ({"addresses", "fingerprint"}), "transfers",
+//! "toasts", "overlay", "viewing_cached", "menu_open", "emoji_panel_open",
+//! "conversations":
 //! [{"conversation", "unread", "messages": [{"id" (null while pending),
 //! "from", "to", "text" | "emoji" (catalogue key, or "#id" if unknown) |
-//! "kind": "picture"|"file" + "name", "pending", "failed"}]}]}`;
+//! "kind": "picture"|"file" + "name" + "cached" (path of the local copy
+//! once fetched into the cache, else null), "pending", "failed"}]}],
+//! "layout"}`;
 //! conversations and recipients are named `group` or `@user`. It is
 //! written to a temporary file and renamed, so a reader never sees half.
+//!
+//! `layout` maps control names to where the last drawn frame put them,
+//! `[x, y, w, h]` in window pixels, so a script clicks what the interface
+//! really drew: `field:server|name|password|confirm`, `login_button`,
+//! `register_link` (the "Create one" / "Log in" switch), `trust_button`,
+//! `trust_cancel`; in the chat room `conversation:group`,
+//! `conversation:<user>`, `menu_button`, `menu:cache_browser`,
+//! `menu:logout`, `composer`, `send_button`, `emoji_button`,
+//! `picture_button`, `file_button`, `emoji:<key>` (only once the panel is
+//! fully open), `share:path_field`, `share:send`, `share:cancel`,
+//! `picture:<name>` (only once the picture itself is drawn inline),
+//! `file:<name>`, `cache:close`, `cache:pictures`, `cache:files` and
+//! `cache:picture:<name>` (a thumbnail, once drawn). Only recorded when
+//! `NATTER_STATE_DUMP` is set.
 //!
 //! Keys: F11 screenshot, F12 dump, Esc closes popups. Under `xdotool`,
 //! events that arrive in one burst are still handled in order: a click
 //! ends a frame, so keys typed right after it reach the field it focused.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use natter_common::{Content, Conversation, Recipient};
+use natter_common::{BlobHash, Content, Conversation, Recipient};
 use serde_json::{json, Value};
 
-use crate::app::state::{AppState, Connection, Delivery, FormError, Screen};
+use crate::app::state::{AppState, Connection, Delivery, FormError, MediaSlot, Screen};
 
 /// The test and scripting switches.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +82,26 @@ impl Hooks {
     }
 }
 
+/// Where the named controls of the last drawn frame are, for the dump's
+/// `layout`: the views record them as they draw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DrawnControls {
+    rects: BTreeMap<String, [f32; 4]>,
+}
+
+impl DrawnControls {
+    /// Forgets the previous frame's controls.
+    pub fn clear(&mut self) {
+        self.rects.clear();
+    }
+
+    /// Records control `name` at `[x, y, w, h]`; a later one of the same
+    /// name replaces it.
+    pub fn record(&mut self, name: String, rect: [f32; 4]) {
+        self.rects.insert(name, rect);
+    }
+}
+
 /// How a conversation is named in the dump.
 pub fn conversation_key(c: &Conversation) -> String {
     match c {
@@ -72,8 +110,17 @@ pub fn conversation_key(c: &Conversation) -> String {
     }
 }
 
-/// The state as JSON, for tests to assert on.
-pub fn dump(state: &AppState) -> Value {
+/// The local copy of a picture or file, if there is one.
+fn cached(slots: &HashMap<BlobHash, MediaSlot>, hash: &BlobHash) -> Value {
+    match slots.get(hash) {
+        Some(MediaSlot::Ready(path)) => json!(path.display().to_string()),
+        _ => Value::Null,
+    }
+}
+
+/// The state as JSON, for tests to assert on, with where the last frame
+/// drew the named controls.
+pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
     let screen = match state.screen {
         Screen::Login => "login",
         Screen::Register => "register",
@@ -122,11 +169,13 @@ pub fn dump(state: &AppState) -> Value {
                             m["name"] = json!(media.name);
                             m["width"] = json!(width);
                             m["height"] = json!(height);
+                            m["cached"] = cached(&state.pictures, &media.hash);
                         }
                         Content::File(media) => {
                             m["kind"] = json!("file");
                             m["name"] = json!(media.name);
                             m["size"] = json!(media.size);
+                            m["cached"] = cached(&state.files, &media.hash);
                         }
                     }
                     m
@@ -146,6 +195,7 @@ pub fn dump(state: &AppState) -> Value {
         "connection": connection,
         "online": state.online.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
         "selected": conversation_key(&state.selected),
+        "composer": state.composer.text,
         "form_error": match &state.form.error {
             None => Value::Null,
             Some(FormError::Message(m) | FormError::Hint(m)) => json!(m),
@@ -171,12 +221,17 @@ pub fn dump(state: &AppState) -> Value {
         "emoji_panel_open": state.emoji_panel.open,
         "toasts": state.toasts.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
         "conversations": conversations,
+        "layout": controls.map_or_else(|| json!({}), |c| json!(c.rects)),
     })
 }
 
 /// Writes [`dump`] to `path` atomically (temporary file, then rename).
-pub fn write_dump(state: &AppState, path: &Path) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(&dump(state)).map_err(io::Error::other)?;
+pub fn write_dump(
+    state: &AppState,
+    controls: Option<&DrawnControls>,
+    path: &Path,
+) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(&dump(state, controls)).map_err(io::Error::other)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -209,7 +264,9 @@ mod tests {
             content: Content::Text("hi 你好".into()),
         }));
         s.handle(Intent::SendEmoji(EmojiId(0)));
-        let v = dump(&s);
+        let mut controls = DrawnControls::default();
+        controls.record("composer".into(), [1.0, 2.0, 3.0, 4.0]);
+        let v = dump(&s, Some(&controls));
         assert_eq!(v["screen"], "chat");
         assert_eq!(v["me"], "alice");
         let messages = &v["conversations"][0]["messages"];
@@ -218,10 +275,11 @@ mod tests {
         assert_eq!(messages[1]["emoji"], "happy");
         assert_eq!(messages[1]["pending"], true);
         assert_eq!(messages[1]["id"], Value::Null);
+        assert_eq!(v["layout"]["composer"], json!([1.0, 2.0, 3.0, 4.0]));
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        write_dump(&s, &path).unwrap();
+        write_dump(&s, Some(&controls), &path).unwrap();
         let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back, v);
     }

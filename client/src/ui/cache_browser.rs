@@ -49,6 +49,7 @@ impl CacheBrowser {
             theme::TEXT,
         );
         let close = Rect::new(card.x + card.w - 48.0, card.y + 14.0, 34.0, 34.0);
+        ui.mark("cache:close", close);
         if icon_button(ui, close, false, icon_close) {
             ui.emit(Intent::CloseOverlay);
         }
@@ -58,15 +59,17 @@ impl CacheBrowser {
             listed_pictures.as_ref().map(Vec::len),
             files.as_ref().map(Vec::len),
         ];
-        for (i, (label, t)) in [("Pictures", CacheTab::Pictures), ("Files", CacheTab::Files)]
-            .into_iter()
-            .enumerate()
-        {
+        let tabs = [
+            ("Pictures", CacheTab::Pictures, "cache:pictures"),
+            ("Files", CacheTab::Files, "cache:files"),
+        ];
+        for (i, (label, t, control)) in tabs.into_iter().enumerate() {
             let text = match counts[i] {
                 Some(n) => format!("{label} ({n})"),
                 None => label.to_owned(),
             };
             let r = Rect::new(card.x + 24.0 + i as f32 * 130.0, card.y + 60.0, 120.0, 34.0);
+            ui.mark(control, r);
             let active = *tab == t;
             let style = if active {
                 ButtonStyle::Primary
@@ -168,6 +171,9 @@ fn draw_pictures(
             media::PictureView::Ready(t) => (t.width(), t.height()),
             _ => (THUMB, THUMB),
         };
+        if matches!(view, media::PictureView::Ready(_)) {
+            ui.mark(format_args!("cache:picture:{}", entry.name), cell);
+        }
         let (pw, ph) = media::fit(tw, th, THUMB - 12.0, THUMB - 12.0);
         let pic = Rect::new(
             cell.x + (THUMB - pw) / 2.0,

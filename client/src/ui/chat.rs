@@ -427,6 +427,10 @@ fn draw_sidebar(ui: &mut Ui, state: &AppState, r: Rect) {
             break;
         }
         let row = Rect::new(r.x + 8.0, y, r.w - 16.0, 44.0);
+        match c {
+            Conversation::Group => ui.mark("conversation:group", row),
+            Conversation::With(user) => ui.mark(format_args!("conversation:{user}"), row),
+        }
         let selected = *c == state.selected;
         let hover = ui.hover(row);
         if selected || hover {
@@ -604,6 +608,7 @@ fn draw_header(ui: &mut Ui, state: &AppState, r: Rect) {
     ui.fonts
         .draw(&subtitle, r.x + LIST_PAD_X, r.y + 45.0, 12.0, theme::MUTED);
     let button_r = Rect::new(r.x + r.w - 52.0, r.y + 10.0, 36.0, 36.0);
+    ui.mark("menu_button", button_r);
     if icon_button(ui, button_r, state.menu_open, widgets::icon_menu) {
         ui.emit(Intent::ToggleMenu);
     }
@@ -622,11 +627,16 @@ fn draw_menu(ui: &mut Ui, r: Rect) {
     shadow(r, 10.0);
     rounded_rect(r, 10.0, theme::SURFACE);
     let items = [
-        ("Cached pictures & files", Intent::OpenCacheBrowser),
-        ("Log out", Intent::Logout),
+        (
+            "Cached pictures & files",
+            Intent::OpenCacheBrowser,
+            "menu:cache_browser",
+        ),
+        ("Log out", Intent::Logout, "menu:logout"),
     ];
-    for (i, (label, intent)) in items.into_iter().enumerate() {
+    for (i, (label, intent, control)) in items.into_iter().enumerate() {
         let item = Rect::new(r.x + 6.0, r.y + 6.0 + i as f32 * 40.0, r.w - 12.0, 38.0);
+        ui.mark(control, item);
         if ui.hover(item) {
             rounded_rect(item, 6.0, theme::SURFACE_HOVER);
         }
@@ -1018,6 +1028,9 @@ fn draw_row(
                     media::PictureView::Loading
                 }
             };
+            if matches!(view, media::PictureView::Ready(_)) {
+                ui.mark(format_args!("picture:{}", media.name), pic);
+            }
             media::draw_picture(view, pic, ui.fonts, &media.name);
             if let Some(MediaSlot::Fetching(ticket)) = state.pictures.get(&media.hash) {
                 if let Some(t) = state.transfers.get(ticket) {
@@ -1039,6 +1052,7 @@ fn draw_row(
             }
         }
         (Body::File, Content::File(media)) => {
+            ui.mark(format_args!("file:{}", media.name), body);
             rounded_rect(body, 12.0, bubble);
             let icon = Rect::new(body.x + 8.0, body.y + 10.0, 40.0, 40.0);
             rounded_rect(icon, 8.0, Color::new(0.0, 0.0, 0.0, 0.25));
@@ -1214,24 +1228,25 @@ fn draw_composer(ui: &mut Ui, state: &AppState, r: Rect) {
     let by = r.y + r.h - 14.0 - 36.0;
     let mut x = r.x + 14.0;
     let b = Rect::new(x, by, 36.0, 36.0);
+    ui.mark("emoji_button", b);
     if icon_button(ui, b, state.emoji_panel.open, widgets::icon_smiley) {
         ui.emit(Intent::ToggleEmojiPanel);
     }
     x += 40.0;
-    if icon_button(
-        ui,
-        Rect::new(x, by, 36.0, 36.0),
-        false,
-        widgets::icon_picture,
-    ) {
+    let b = Rect::new(x, by, 36.0, 36.0);
+    ui.mark("picture_button", b);
+    if icon_button(ui, b, false, widgets::icon_picture) {
         ui.emit(Intent::PickFile { picture: true });
     }
     x += 40.0;
-    if icon_button(ui, Rect::new(x, by, 36.0, 36.0), false, widgets::icon_file) {
+    let b = Rect::new(x, by, 36.0, 36.0);
+    ui.mark("file_button", b);
+    if icon_button(ui, b, false, widgets::icon_file) {
         ui.emit(Intent::PickFile { picture: false });
     }
     x += 48.0;
     let field = Rect::new(x, r.y + 14.0, r.x + r.w - x - 70.0, r.h - 28.0);
+    ui.mark("composer", field);
     let focused = state.composer_focused && state.share_sheet.is_none() && state.overlay.is_none();
     let placeholder = match &state.selected {
         Conversation::Group => {
@@ -1252,6 +1267,7 @@ fn draw_composer(ui: &mut Ui, state: &AppState, r: Rect) {
         ui.emit(Intent::SendText);
     }
     let send = Rect::new(r.x + r.w - 58.0, by, 44.0, 36.0);
+    ui.mark("send_button", send);
     let can_send = !state.composer.text.trim().is_empty();
     let hover = ui.hover(send);
     rounded_rect(
@@ -1401,6 +1417,7 @@ fn draw_share_sheet(ui: &mut Ui, sheet: &crate::app::state::ShareSheet) {
         theme::MUTED,
     );
     let field = Rect::new(card.x + 24.0, card.y + 88.0, card.w - 48.0, 42.0);
+    ui.mark("share:path_field", field);
     let look = FieldLook {
         placeholder: "/home/you/Pictures/cat.png",
         masked: false,
@@ -1432,20 +1449,14 @@ fn draw_share_sheet(ui: &mut Ui, sheet: &crate::app::state::ShareSheet) {
             picture: sheet.picture,
         });
     }
-    if button(
-        ui,
-        Rect::new(card.x + card.w - 250.0, by, 110.0, 38.0),
-        "Cancel",
-        ButtonStyle::Secondary,
-    ) {
+    let cancel = Rect::new(card.x + card.w - 250.0, by, 110.0, 38.0);
+    ui.mark("share:cancel", cancel);
+    if button(ui, cancel, "Cancel", ButtonStyle::Secondary) {
         ui.emit(Intent::CloseShareSheet);
     }
-    if button(
-        ui,
-        Rect::new(card.x + card.w - 130.0, by, 106.0, 38.0),
-        "Send",
-        ButtonStyle::Primary,
-    ) {
+    let send = Rect::new(card.x + card.w - 130.0, by, 106.0, 38.0);
+    ui.mark("share:send", send);
+    if button(ui, send, "Send", ButtonStyle::Primary) {
         ui.emit(Intent::ShareTypedPath);
     }
 }

@@ -646,6 +646,9 @@ impl EmojiPicker {
             if hovered {
                 label = Some(format!("{}  ·  {}", emoji.label_zh, emoji.label));
             }
+            if state.emoji_panel.open && p >= 1.0 {
+                ui.mark(format_args!("emoji:{}", emoji.key), cell);
+            }
             if state.emoji_panel.open && ui.clicked(cell) {
                 ui.emit(Intent::SendEmoji(emoji.id));
             }

@@ -130,13 +130,20 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
     let busy = state.form.busy || state.host_starting;
     let mut submit = false;
     for field in order {
-        let (label, buffer, masked, placeholder) = match field {
-            Field::Server => ("Server", &state.form.server, false, "host:port"),
+        let (label, buffer, masked, placeholder, control) = match field {
+            Field::Server => (
+                "Server",
+                &state.form.server,
+                false,
+                "host:port",
+                "field:server",
+            ),
             Field::Name => (
                 "User name",
                 &state.form.name,
                 false,
                 "letters, digits, _ - .",
+                "field:name",
             ),
             Field::Password => (
                 "Password",
@@ -147,17 +154,20 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
                 } else {
                     ""
                 },
+                "field:password",
             ),
             _ => (
                 "Confirm password",
                 &state.form.confirm,
                 true,
                 "type it again",
+                "field:confirm",
             ),
         };
         ui.fonts
             .draw(label, x, y + 14.0, theme::SMALL, theme::MUTED);
         let r = Rect::new(x, y + 22.0, inner_w, FIELD_H);
+        ui.mark(control, r);
         let look = FieldLook {
             placeholder,
             masked,
@@ -183,13 +193,9 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
         (false, true, _) => "Create account".to_owned(),
         (false, false, _) => "Log in".to_owned(),
     };
-    if button(
-        ui,
-        Rect::new(x, y, inner_w, 46.0),
-        &label,
-        ButtonStyle::Primary,
-    ) && !busy
-    {
+    let submit_r = Rect::new(x, y, inner_w, 46.0);
+    ui.mark("login_button", submit_r);
+    if button(ui, submit_r, &label, ButtonStyle::Primary) && !busy {
         submit = true;
     }
     if submit && !busy && state.trust_prompt.is_none() {
@@ -211,6 +217,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
     ui.fonts
         .draw(question, start, y + 16.0, theme::SMALL, theme::MUTED);
     let link_r = Rect::new(start + qw + 6.0, y, lw, 22.0);
+    ui.mark("register_link", link_r);
     let colour = if ui.hover(link_r) {
         theme::ACCENT_HOVER
     } else {
@@ -319,20 +326,14 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
             ly += 16.0;
         }
         let by = r.y + r.h - 48.0;
-        if button(
-            ui,
-            Rect::new(r.x + 14.0, by, 190.0, 36.0),
-            "Trust and connect",
-            ButtonStyle::Primary,
-        ) {
+        let trust = Rect::new(r.x + 14.0, by, 190.0, 36.0);
+        ui.mark("trust_button", trust);
+        if button(ui, trust, "Trust and connect", ButtonStyle::Primary) {
             ui.emit(Intent::AcceptFingerprint);
         }
-        if button(
-            ui,
-            Rect::new(r.x + 214.0, by, 100.0, 36.0),
-            "Cancel",
-            ButtonStyle::Secondary,
-        ) {
+        let cancel = Rect::new(r.x + 214.0, by, 100.0, 36.0);
+        ui.mark("trust_cancel", cancel);
+        if button(ui, cancel, "Cancel", ButtonStyle::Secondary) {
             ui.emit(Intent::RejectFingerprint);
         }
         if ui.input.key_pressed(KeyCode::Escape) {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use macroquad::miniquad::KeyCode;
 use macroquad::prelude::*;
 
-use crate::app::hooks::{self, Hooks};
+use crate::app::hooks::{self, DrawnControls, Hooks};
 use crate::app::intent::Intent;
 use crate::app::net::{Command, NetEvent, NetOptions, Network};
 use crate::app::state::{AppState, Overlay, Screen, DEFAULT_SERVER};
@@ -113,6 +113,9 @@ pub struct Views {
     pub chat: chat::ChatView,
     pub cache: cache_browser::CacheBrowser,
     pub dialog: media::FileDialog,
+    /// Where the last drawn frame put the named controls; `Some` only when
+    /// a state dump will report them.
+    pub controls: Option<DrawnControls>,
 }
 
 /// Draws one frame of whatever screen the state names; returns the
@@ -128,6 +131,10 @@ pub fn draw_frame(
 ) -> (Vec<Intent>, bool) {
     let mut ui = Ui::new(fonts, input, now, dt);
     ui.caret_on = caret_on;
+    ui.controls = views.controls.take().map(|mut c| {
+        c.clear();
+        c
+    });
     match state.screen {
         Screen::Login | Screen::Register => login::draw(&mut ui, state),
         Screen::Chat => {
@@ -145,6 +152,7 @@ pub fn draw_frame(
             }
         }
     }
+    views.controls = ui.controls.take();
     (ui.intents, ui.animating)
 }
 
@@ -166,7 +174,10 @@ pub async fn run(hooks: Hooks) {
         hooks.user.as_deref().unwrap_or(""),
         hooks.password.as_deref().unwrap_or(""),
     );
-    let mut views = Views::default();
+    let mut views = Views {
+        controls: hooks.state_dump.is_some().then(DrawnControls::default),
+        ..Views::default()
+    };
     let mut driver = FrameDriver::new();
     let mut last_time = get_time();
 
@@ -228,7 +239,7 @@ pub async fn run(hooks: Hooks) {
         }
         if frame.key_pressed(KeyCode::F12) || dump_now {
             if let Some(path) = &hooks.state_dump {
-                if let Err(e) = hooks::write_dump(&state, path) {
+                if let Err(e) = hooks::write_dump(&state, views.controls.as_ref(), path) {
                     tracing::warn!(error = %e, "state dump failed");
                 }
             }
@@ -488,7 +499,8 @@ fn dispatch(command: Command, network: &Network, views: &mut Views) {
 }
 
 /// Writes what is on screen to a PNG (rows flipped: GL counts from the
-/// bottom).
+/// bottom), through a temporary file renamed into place, so a script that
+/// waits for the file never reads half of it.
 pub fn screenshot(path: &Path) -> Result<(), String> {
     let shot = get_screen_data();
     let rgba = image::RgbaImage::from_raw(shot.width as u32, shot.height as u32, shot.bytes)
@@ -497,7 +509,12 @@ pub fn screenshot(path: &Path) -> Result<(), String> {
     for p in flipped.pixels_mut() {
         p.0[3] = 255;
     }
-    flipped.save(path).map_err(|e| e.to_string())
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    flipped
+        .save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
 /// A last-resort screen for a failure before anything else can run.

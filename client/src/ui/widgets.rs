@@ -14,6 +14,7 @@ use macroquad::miniquad::{self, EventHandler, KeyCode, KeyMods};
 use macroquad::models::{draw_mesh, Mesh, Vertex};
 use macroquad::prelude::*;
 
+use crate::app::hooks::DrawnControls;
 use crate::app::intent::{Edit, Field, Intent};
 use crate::app::state::TextBuffer;
 use crate::ui::fonts::{Fonts, LINE};
@@ -226,6 +227,8 @@ pub struct Ui<'a> {
     pub click_used: bool,
     /// Whether the caret is in the "on" half of its blink.
     pub caret_on: bool,
+    /// Where the named controls were drawn, when a state dump wants them.
+    pub controls: Option<DrawnControls>,
 }
 
 impl<'a> Ui<'a> {
@@ -241,6 +244,15 @@ impl<'a> Ui<'a> {
             animating: false,
             click_used: false,
             caret_on: true,
+            controls: None,
+        }
+    }
+
+    /// Notes that control `name` was drawn at `r` (for the state dump's
+    /// `layout`); costs nothing unless recording.
+    pub fn mark(&mut self, name: impl std::fmt::Display, r: Rect) {
+        if let Some(controls) = &mut self.controls {
+            controls.record(name.to_string(), [r.x, r.y, r.w, r.h]);
         }
     }
 
