@@ -2,8 +2,10 @@
 //!
 //! `natter-bench transfer [--mib 1024] [--rounds 3]` starts a server in a
 //! child process, then per round uploads a file through Natter and the same
-//! bytes over a bare quinn stream (the baseline) to that child, and
-//! measures control-stream round trips (ping) idle and during the upload.
+//! bytes over a bare quinn stream to that child (the baseline, whose sink
+//! discards them), and over a bare quinn stream whose sink writes and
+//! fsyncs them (the baseline that stores what it receives, as Natter must),
+//! and measures control-stream round trips (ping) idle and during the upload.
 //! Prints one JSON line: medians over rounds, the ratio to the baseline,
 //! latency percentiles, and the peak RSS of server and client.
 
@@ -17,7 +19,7 @@ use natter_client::media;
 use natter_common::protocol::MediaKind;
 use natter_common::Fingerprint;
 use natter_tests::{random_file, PASSWORD};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 #[derive(Parser)]
 #[command(about = "Natter benchmarks, each against a baseline measured in the same run")]
@@ -77,18 +79,43 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
     println!("natter {} {}", natter.addr, natter.fingerprint);
     println!("bare {}", bare.local_addr()?);
 
+    let sink_dir = dir.to_path_buf();
     tokio::spawn(async move {
         while let Some(incoming) = bare.accept().await {
+            let sink_dir = sink_dir.clone();
             tokio::spawn(async move {
                 let Ok(connection) = incoming.await else {
                     return;
                 };
                 while let Ok((mut send, mut recv)) = connection.accept_bi().await {
+                    let sink = sink_dir.clone();
                     tokio::spawn(async move {
+                        // First byte: 0 = discard, 1 = write to a file and
+                        // fsync it before answering (the durable baseline).
+                        let mut mode = [0u8; 1];
+                        if recv.read_exact(&mut mode).await.is_err() {
+                            return;
+                        }
+                        let mut file = match mode[0] {
+                            1 => tokio::fs::File::create(sink.join("durable.bin")).await.ok(),
+                            _ => None,
+                        };
                         let mut total = 0u64;
                         let mut buf = vec![0u8; 256 * 1024];
-                        while let Ok(Some(n)) = recv.read(&mut buf).await {
+                        let mut filled = 0;
+                        while let Ok(Some(n)) = recv.read(&mut buf[filled..]).await {
                             total += n as u64;
+                            filled += n;
+                            if filled == buf.len() {
+                                if let Some(file) = file.as_mut() {
+                                    let _ = file.write_all(&buf).await;
+                                }
+                                filled = 0;
+                            }
+                        }
+                        if let Some(mut file) = file {
+                            let _ = file.write_all(&buf[..filled]).await;
+                            let _ = file.sync_all().await;
                         }
                         let _ = send.write_all(&total.to_le_bytes()).await;
                         let _ = send.finish();
@@ -179,16 +206,20 @@ async fn pings(
     out
 }
 
-/// Uploads `path` over a bare quinn stream; MiB/s.
+/// Uploads `path` over a bare quinn stream; MiB/s. `durable`: the sink
+/// writes the bytes to a file and fsyncs it before answering, as Natter's
+/// server does (without hashing or any protocol).
 async fn bare_upload(
     endpoint: &quinn::Endpoint,
     addr: std::net::SocketAddr,
     path: &Path,
+    durable: bool,
 ) -> anyhow::Result<f64> {
     let connection = endpoint.connect(addr, "localhost")?.await?;
     let size = std::fs::metadata(path)?.len();
     let started = Instant::now();
     let (mut send, mut recv) = connection.open_bi().await?;
+    send.write_all(&[u8::from(durable)]).await?;
     let mut file = tokio::fs::File::open(path).await?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -254,11 +285,12 @@ async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Resu
     idle.sort_by(|a, b| a.total_cmp(b));
 
     let (mut natter_rates, mut bare_rates, mut hash_rates) = (Vec::new(), Vec::new(), Vec::new());
+    let mut durable_rates = Vec::new();
     let mut busy = Vec::new();
     for round in 0..rounds {
         stamp(&file, round)?;
-        let rate = bare_upload(&bare_endpoint, child.bare, &file).await?;
-        bare_rates.push(rate);
+        bare_rates.push(bare_upload(&bare_endpoint, child.bare, &file, false).await?);
+        durable_rates.push(bare_upload(&bare_endpoint, child.bare, &file, true).await?);
 
         let hashing = Instant::now();
         let (hash, size) = media::hash_file(&file).await?;
@@ -292,10 +324,11 @@ async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Resu
         );
         natter_rates.push(size as f64 / (1 << 20) as f64 / secs);
         eprintln!(
-            "round {}: natter {:.0} MiB/s, bare quinn {:.0} MiB/s",
+            "round {}: natter {:.0} MiB/s, bare quinn {:.0} MiB/s, bare quinn to disk {:.0} MiB/s",
             round + 1,
             natter_rates[round],
-            bare_rates[round]
+            bare_rates[round],
+            durable_rates[round]
         );
     }
     busy.sort_by(|a, b| a.total_cmp(b));
@@ -304,6 +337,7 @@ async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Resu
     let client_rss = peak_rss_mib("self");
     let natter = median(&mut natter_rates);
     let bare = median(&mut bare_rates);
+    let durable = median(&mut durable_rates);
     let (idle_p50, idle_p99) = (percentile(&idle, 50.0), percentile(&idle, 99.0));
     let (busy_p50, busy_p99) = (percentile(&busy, 50.0), percentile(&busy, 99.0));
     let report = serde_json::json!({
@@ -314,6 +348,8 @@ async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Resu
         "bare_quinn_mib_s": (bare * 10.0).round() / 10.0,
         "ratio_to_bare": (natter / bare * 1000.0).round() / 1000.0,
         "target_ratio": 0.9,
+        "bare_quinn_to_disk_mib_s": (durable * 10.0).round() / 10.0,
+        "ratio_to_bare_to_disk": (natter / durable * 1000.0).round() / 1000.0,
         "hash_mib_s": (median(&mut hash_rates) * 10.0).round() / 10.0,
         "ping_idle_p50_ms": (idle_p50 * 1000.0).round() / 1000.0,
         "ping_idle_p99_ms": (idle_p99 * 1000.0).round() / 1000.0,
