@@ -187,20 +187,23 @@ fn median(values: &mut [f64]) -> f64 {
     percentile(values, 50.0)
 }
 
-/// Round trips on the control stream every `gap` until `stop` fires.
+/// Round trips on the control stream, one per `gap`, until `stop` fires.
 async fn pings(
     client: &natter_client::Client,
     gap: Duration,
     stop: tokio_util::sync::CancellationToken,
 ) -> Vec<f64> {
+    // The probe rate: one ping per tick, never two in flight.
+    let mut ticks = tokio::time::interval(gap);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out = Vec::new();
-    while !stop.is_cancelled() {
-        if let Ok(rtt) = client.ping().await {
-            out.push(rtt.as_secs_f64() * 1000.0);
-        }
+    loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(gap) => {}
+            _ = ticks.tick() => {}
+        }
+        if let Ok(rtt) = client.ping().await {
+            out.push(rtt.as_secs_f64() * 1000.0);
         }
     }
     out
