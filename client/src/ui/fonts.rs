@@ -43,6 +43,9 @@ pub struct Fonts {
     /// Where the font came from, for the log.
     pub source: String,
     advances: RefCell<HashMap<(char, u16), f32>>,
+    /// Set when a glyph new to this size was measured (and so added to
+    /// macroquad's atlas) since [`Fonts::take_new_glyphs`] last looked.
+    new_glyphs: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Fonts {
@@ -76,6 +79,7 @@ impl Fonts {
             loading,
             source: "default".into(),
             advances: RefCell::default(),
+            new_glyphs: std::cell::Cell::new(false),
         }
     }
 
@@ -86,6 +90,7 @@ impl Fonts {
             loading: Loading::Done,
             source: String::new(),
             advances: RefCell::default(),
+            new_glyphs: std::cell::Cell::new(false),
         };
         fonts.install(SHIPPED, "shipped".into());
         fonts
@@ -145,7 +150,20 @@ impl Fonts {
 
     /// Draws one line with its baseline at `y`; returns its width.
     pub fn draw(&self, text: &str, x: f32, y: f32, size: f32, color: Color) -> f32 {
+        // Every glyph enters the atlas through `advance`, so a frame knows
+        // when it added any (see `take_new_glyphs`).
+        for c in text.chars() {
+            self.advance(c, size);
+        }
         draw_text_ex(text, x.round(), y.round(), self.params(size, color)).width
+    }
+
+    /// Whether glyphs were added to the atlas since the last call. When
+    /// macroquad's atlas fills up it doubles and re-packs every glyph, so
+    /// text drawn earlier in that frame samples the wrong places: such a
+    /// frame must be drawn again.
+    pub fn take_new_glyphs(&self) -> bool {
+        self.new_glyphs.replace(false)
     }
 
     /// Draws one line vertically centred in a box of height `h` at `top`.
@@ -182,6 +200,7 @@ impl Fonts {
         )
         .width;
         self.advances.borrow_mut().insert(key, w);
+        self.new_glyphs.set(true);
         w
     }
 

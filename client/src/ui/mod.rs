@@ -341,7 +341,11 @@ impl FrameDriver {
         };
         self.canvas.present();
         self.drawn_revision = state.revision;
-        self.animating = view_animating || state.animating() || views.chat.pictures.busy();
+        // A frame that grew the glyph atlas may show stale text: draw the
+        // next one too.
+        let new_glyphs = fonts.take_new_glyphs();
+        self.animating =
+            view_animating || new_glyphs || state.animating() || views.chat.pictures.busy();
         if activity || self.animating {
             self.last_active = now;
         }
