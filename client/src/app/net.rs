@@ -345,6 +345,26 @@ impl NetTask {
         }
     }
 
+    /// Starts an upload or download with the logged-in client and
+    /// remembers which ticket it answers; without a client, fails the
+    /// ticket at once.
+    fn start_transfer(
+        &mut self,
+        ticket: Ticket,
+        start: impl FnOnce(&Client) -> media::TransferKey,
+    ) {
+        match &self.client {
+            Some(client) => {
+                let key = start(client);
+                self.transfers.insert(key, ticket);
+            }
+            None => self.report(NetEvent::TransferDone {
+                ticket,
+                outcome: Err("not logged in".into()),
+            }),
+        }
+    }
+
     fn report(&self, event: NetEvent) {
         let _ = self.events.send(event);
     }
@@ -395,40 +415,12 @@ impl NetTask {
                 to,
                 path,
                 as_file,
-            } => match &self.client {
-                Some(client) => match media::share(client, to, path, as_file) {
-                    Ok(key) => {
-                        self.transfers.insert(key, ticket);
-                    }
-                    Err(reason) => self.report(NetEvent::TransferDone {
-                        ticket,
-                        outcome: Err(reason),
-                    }),
-                },
-                None => self.report(NetEvent::TransferDone {
-                    ticket,
-                    outcome: Err("not logged in".into()),
-                }),
-            },
+            } => self.start_transfer(ticket, |client| client.share(to, path, as_file)),
             Command::Fetch {
                 ticket,
                 media: reference,
                 kind,
-            } => match &self.client {
-                Some(client) => match media::fetch(client, reference, kind) {
-                    Ok(key) => {
-                        self.transfers.insert(key, ticket);
-                    }
-                    Err(reason) => self.report(NetEvent::TransferDone {
-                        ticket,
-                        outcome: Err(reason),
-                    }),
-                },
-                None => self.report(NetEvent::TransferDone {
-                    ticket,
-                    outcome: Err("not logged in".into()),
-                }),
-            },
+            } => self.start_transfer(ticket, |client| client.fetch(reference, kind)),
             Command::Cancel(ticket) => {
                 let key = self
                     .transfers
@@ -437,7 +429,7 @@ impl NetTask {
                     .map(|(k, _)| *k);
                 if let (Some(key), Some(client)) = (key, &self.client) {
                     self.transfers.remove(&key);
-                    media::cancel(client, key);
+                    client.cancel(key);
                 }
             }
             Command::OpenPath(path) => {
@@ -615,7 +607,7 @@ mod media {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
 
-    use natter_common::{MediaKind, MediaRef, Recipient};
+    use natter_common::MediaKind;
 
     use super::{CachedEntry, NetEvent};
     use crate::app::state::Ticket;
@@ -637,23 +629,6 @@ mod media {
                 Err(e) => tracing::warn!(error = %e, dir = %dir.display(), "media cache unusable"),
             }
         }
-    }
-
-    pub fn share(
-        client: &Client,
-        to: Recipient,
-        path: PathBuf,
-        as_file: bool,
-    ) -> Result<TransferKey, String> {
-        Ok(client.share(to, path, as_file))
-    }
-
-    pub fn fetch(client: &Client, media: MediaRef, kind: MediaKind) -> Result<TransferKey, String> {
-        Ok(client.fetch(media, kind))
-    }
-
-    pub fn cancel(client: &Client, key: TransferKey) {
-        client.cancel(key);
     }
 
     pub fn open(path: &Path) -> std::io::Result<()> {

@@ -166,6 +166,33 @@ async fn scroll(
     (update_draw, whole)
 }
 
+/// Runs frames with the real pacing and no input for `secs`; how many.
+async fn idle(
+    state: &mut AppState,
+    views: &mut Views,
+    fonts: &Fonts,
+    driver: &mut FrameDriver,
+    input: &mut InputCollector,
+    secs: f64,
+) -> u32 {
+    let started = Instant::now();
+    let mut last_time = get_time();
+    let mut frames = 0;
+    while started.elapsed().as_secs_f64() < secs {
+        let frame = input.collect();
+        let now = get_time();
+        let dt = (now - last_time) as f32;
+        last_time = now;
+        for intent in driver.frame(state, views, fonts, &frame, now, dt, false) {
+            state.handle(intent);
+        }
+        next_frame().await;
+        frames += 1;
+        driver.pace(now);
+    }
+    frames
+}
+
 /// Runs the benchmark in the open window and prints its JSON line.
 pub async fn run() {
     let mut input = InputCollector::new();
@@ -222,7 +249,6 @@ pub async fn run() {
     // Scroll up through the history.
     let (update_draw, whole) =
         scroll(&mut state, &mut views, &fonts, &mut driver, &mut input).await;
-    let mut last_time = get_time();
 
     // A look at the last scrolled frame, when asked for.
     if let Ok(path) = std::env::var("NATTER_SCREENSHOT") {
@@ -245,34 +271,27 @@ pub async fn run() {
     // Idle with the real pacing: nothing moves. Settle first (the pacing
     // slows down in steps), then measure.
     views.chat.scroll_to_bottom(&group);
-    let settle = Instant::now();
-    while settle.elapsed().as_secs_f64() < SETTLE_SECS {
-        let frame = input.collect();
-        let now = get_time();
-        let dt = (now - last_time) as f32;
-        last_time = now;
-        for intent in driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, false) {
-            state.handle(intent);
-        }
-        next_frame().await;
-        driver.pace(now);
-    }
+    idle(
+        &mut state,
+        &mut views,
+        &fonts,
+        &mut driver,
+        &mut input,
+        SETTLE_SECS,
+    )
+    .await;
     let renders_before = driver.renders;
     let cpu_before = process_cpu_secs();
     let idle_started = Instant::now();
-    let mut idle_frames = 0u32;
-    while idle_started.elapsed().as_secs_f64() < IDLE_SECS {
-        let frame = input.collect();
-        let now = get_time();
-        let dt = (now - last_time) as f32;
-        last_time = now;
-        for intent in driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, false) {
-            state.handle(intent);
-        }
-        next_frame().await;
-        idle_frames += 1;
-        driver.pace(now);
-    }
+    let idle_frames = idle(
+        &mut state,
+        &mut views,
+        &fonts,
+        &mut driver,
+        &mut input,
+        IDLE_SECS,
+    )
+    .await;
     let renders = driver.renders - renders_before;
     let idle_wall = idle_started.elapsed().as_secs_f64();
     let idle_cpu_percent = match (cpu_before, process_cpu_secs()) {
