@@ -3,11 +3,14 @@
 //! `natter-bench transfer [--mib 1024] [--rounds 3]` starts a server in a
 //! child process, then per round uploads a file through Natter and the same
 //! bytes over a bare quinn stream to that child (the baseline, whose sink
-//! discards them), and over a bare quinn stream whose sink writes and
-//! fsyncs them (the baseline that stores what it receives, as Natter must),
-//! and measures control-stream round trips (ping) idle and during the upload.
-//! Prints one JSON line: medians over rounds, the ratio to the baseline,
-//! latency percentiles, and the peak RSS of server and client.
+//! discards them), and over a bare quinn stream whose sink writes them to a
+//! new file and fsyncs it (the baseline that stores what it receives, as
+//! Natter must). Every upload runs beside a round-trip probe sent every
+//! 10 ms at a higher stream priority on the same connection: Natter's chat
+//! ping, or an echo stream for bare quinn (what the transport alone gives).
+//! The same probes run idle first. Prints one JSON line: medians over
+//! rounds, ratios to the baselines, latency percentiles, CPU seconds per
+//! GiB on each side, and the peak RSS of server and client.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -87,40 +90,8 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
                 let Ok(connection) = incoming.await else {
                     return;
                 };
-                while let Ok((mut send, mut recv)) = connection.accept_bi().await {
-                    let sink = sink_dir.clone();
-                    tokio::spawn(async move {
-                        // First byte: 0 = discard, 1 = write to a file and
-                        // fsync it before answering (the durable baseline).
-                        let mut mode = [0u8; 1];
-                        if recv.read_exact(&mut mode).await.is_err() {
-                            return;
-                        }
-                        let mut file = match mode[0] {
-                            1 => tokio::fs::File::create(sink.join("durable.bin")).await.ok(),
-                            _ => None,
-                        };
-                        let mut total = 0u64;
-                        let mut buf = vec![0u8; 256 * 1024];
-                        let mut filled = 0;
-                        while let Ok(Some(n)) = recv.read(&mut buf[filled..]).await {
-                            total += n as u64;
-                            filled += n;
-                            if filled == buf.len() {
-                                if let Some(file) = file.as_mut() {
-                                    let _ = file.write_all(&buf).await;
-                                }
-                                filled = 0;
-                            }
-                        }
-                        if let Some(mut file) = file {
-                            let _ = file.write_all(&buf[..filled]).await;
-                            let _ = file.sync_all().await;
-                        }
-                        let _ = send.write_all(&total.to_le_bytes()).await;
-                        let _ = send.finish();
-                        let _ = send.stopped().await;
-                    });
+                while let Ok((send, recv)) = connection.accept_bi().await {
+                    tokio::spawn(sink(sink_dir.clone(), send, recv));
                 }
             });
         }
@@ -130,6 +101,66 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
         let _ = tokio::io::stdin().read_to_end(&mut sink).await;
     };
     server.run(stdin_closed).await
+}
+
+/// What a bare quinn stream's first byte asks of the child.
+#[derive(Clone, Copy, PartialEq)]
+enum Sink {
+    /// Count the bytes and drop them (the baseline).
+    Discard = 0,
+    /// Write them to a new file and fsync it before answering, as Natter's
+    /// server stores a new blob (the baseline that stores).
+    Durable = 1,
+    /// Send every 8 bytes back: the bare round-trip probe.
+    Echo = 2,
+}
+
+/// One bare quinn stream on the child's side: answers the byte count once
+/// the stream ends (or echoes, for probes).
+async fn sink(dir: PathBuf, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    static FILES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let mut mode = [0u8; 1];
+    if recv.read_exact(&mut mode).await.is_err() {
+        return;
+    }
+    if mode[0] == Sink::Echo as u8 {
+        let _ = send.set_priority(10);
+        let mut probe = [0u8; 8];
+        while recv.read_exact(&mut probe).await.is_ok() {
+            if send.write_all(&probe).await.is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    let mut file = if mode[0] == Sink::Durable as u8 {
+        let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::fs::File::create(dir.join(format!("durable-{n}.bin")))
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut filled = 0;
+    while let Ok(Some(n)) = recv.read(&mut buf[filled..]).await {
+        total += n as u64;
+        filled += n;
+        if filled == buf.len() {
+            if let Some(file) = file.as_mut() {
+                let _ = file.write_all(&buf).await;
+            }
+            filled = 0;
+        }
+    }
+    if let Some(mut file) = file {
+        let _ = file.write_all(&buf[..filled]).await;
+        let _ = file.sync_all().await;
+    }
+    let _ = send.write_all(&total.to_le_bytes()).await;
+    let _ = send.finish();
+    let _ = send.stopped().await;
 }
 
 struct Child {
@@ -174,6 +205,26 @@ fn peak_rss_mib(pid: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time (user + system) a process has used so far, in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may
+    // hold spaces: utime and stime are the 12th and 13th, in clock ticks
+    // (100 Hz on Linux).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -187,42 +238,121 @@ fn median(values: &mut [f64]) -> f64 {
     percentile(values, 50.0)
 }
 
-/// Round trips on the control stream, one per `gap`, until `stop` fires.
-async fn pings(
-    client: &natter_client::Client,
-    gap: Duration,
-    stop: tokio_util::sync::CancellationToken,
-) -> Vec<f64> {
-    // The probe rate: one ping per tick, never two in flight.
-    let mut ticks = tokio::time::interval(gap);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut out = Vec::new();
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = ticks.tick() => {}
-        }
-        if let Ok(rtt) = client.ping().await {
-            out.push(rtt.as_secs_f64() * 1000.0);
-        }
-    }
-    out
+/// Time between probes, idle and during uploads alike.
+const PROBE_GAP: Duration = Duration::from_millis(10);
+/// Probes taken idle, before any upload.
+const IDLE_PROBES: usize = 200;
+const MIB: f64 = (1u64 << 20) as f64;
+
+/// A round trip at a higher priority than the upload, on its connection.
+enum Probe {
+    /// Natter's chat ping over the control stream.
+    Natter(natter_client::Client),
+    /// Eight bytes echoed on a bare quinn stream at priority 10.
+    Bare {
+        send: quinn::SendStream,
+        recv: quinn::RecvStream,
+    },
 }
 
-/// Uploads `path` over a bare quinn stream; MiB/s. `durable`: the sink
-/// writes the bytes to a file and fsyncs it before answering, as Natter's
-/// server does (without hashing or any protocol).
-async fn bare_upload(
-    endpoint: &quinn::Endpoint,
-    addr: std::net::SocketAddr,
-    path: &Path,
-    durable: bool,
-) -> anyhow::Result<f64> {
-    let connection = endpoint.connect(addr, "localhost")?.await?;
-    let size = std::fs::metadata(path)?.len();
+impl Probe {
+    async fn bare(connection: &quinn::Connection) -> anyhow::Result<Self> {
+        let (mut send, recv) = connection.open_bi().await?;
+        send.set_priority(10)?;
+        send.write_all(&[Sink::Echo as u8]).await?;
+        Ok(Probe::Bare { send, recv })
+    }
+
+    async fn once(&mut self) -> anyhow::Result<Duration> {
+        match self {
+            Probe::Natter(client) => Ok(client.ping().await?),
+            Probe::Bare { send, recv } => {
+                let started = Instant::now();
+                send.write_all(&[7u8; 8]).await?;
+                let mut echo = [0u8; 8];
+                recv.read_exact(&mut echo).await?;
+                Ok(started.elapsed())
+            }
+        }
+    }
+
+    /// Round trips in ms, one per [`PROBE_GAP`], until `stop` fires or
+    /// `limit` are taken.
+    async fn sample(
+        &mut self,
+        stop: &tokio_util::sync::CancellationToken,
+        limit: usize,
+    ) -> anyhow::Result<Vec<f64>> {
+        // Never two in flight; a late tick is not made up.
+        let mut ticks = tokio::time::interval(PROBE_GAP);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut out = Vec::new();
+        while out.len() < limit {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            out.push(self.once().await?.as_secs_f64() * 1000.0);
+        }
+        Ok(out)
+    }
+}
+
+/// One upload, measured with a probe running beside it.
+struct Upload {
+    mib_s: f64,
+    /// CPU seconds per GiB moved, in the child (server) and this process.
+    server_cpu: f64,
+    client_cpu: f64,
+    /// Probe round trips during the upload, in ms.
+    busy: Vec<f64>,
+}
+
+/// Runs `upload` (which returns the bytes it moved) while `probe` samples
+/// round trips in a task of its own; hands the probe back.
+async fn measured(
+    server_pid: &str,
+    mut probe: Probe,
+    upload: impl std::future::Future<Output = anyhow::Result<u64>>,
+) -> anyhow::Result<(Upload, Probe)> {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let prober = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let busy = probe.sample(&stop, usize::MAX).await;
+            (probe, busy)
+        }
+    });
+    let cpu = || (cpu_seconds(server_pid), cpu_seconds("self"));
+    let before = cpu();
     let started = Instant::now();
+    let moved = upload.await;
+    let secs = started.elapsed().as_secs_f64();
+    let after = cpu();
+    stop.cancel();
+    let (probe, busy) = prober.await?;
+    let gib = moved? as f64 / MIB / 1024.0;
+    Ok((
+        Upload {
+            mib_s: gib * 1024.0 / secs,
+            server_cpu: (after.0 - before.0) / gib,
+            client_cpu: (after.1 - before.1) / gib,
+            busy: busy?,
+        },
+        probe,
+    ))
+}
+
+/// Sends `path` over a new bare quinn stream to a `sink`; the bytes the
+/// sink confirmed.
+async fn bare_upload(
+    connection: &quinn::Connection,
+    path: &Path,
+    sink: Sink,
+) -> anyhow::Result<u64> {
+    let size = std::fs::metadata(path)?.len();
     let (mut send, mut recv) = connection.open_bi().await?;
-    send.write_all(&[u8::from(durable)]).await?;
+    send.write_all(&[sink as u8]).await?;
     let mut file = tokio::fs::File::open(path).await?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -235,13 +365,11 @@ async fn bare_upload(
     send.finish()?;
     let mut ack = [0u8; 8];
     recv.read_exact(&mut ack).await?;
-    let secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(
         u64::from_le_bytes(ack) == size,
         "bare sink got the wrong length"
     );
-    connection.close(0u32.into(), b"done");
-    Ok(size as f64 / (1 << 20) as f64 / secs)
+    Ok(size)
 }
 
 /// Makes the file's content unique for this round, so Natter's dedup
@@ -252,6 +380,37 @@ fn stamp(path: &Path, round: usize) -> anyhow::Result<()> {
     file.seek(std::io::SeekFrom::Start(0))?;
     file.write_all(&(round as u64 + 1).to_le_bytes())?;
     Ok(())
+}
+
+/// p50 and p99 of some round trips, rounded to µs.
+fn latency(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    (
+        round(percentile(samples, 50.0)),
+        round(percentile(samples, 99.0)),
+    )
+}
+
+fn rounded(v: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (v * scale).round() / scale
+}
+
+/// Medians over rounds of one kind of upload.
+struct Medians {
+    mib_s: f64,
+    server_cpu: f64,
+    client_cpu: f64,
+}
+
+fn medians(runs: &[Upload]) -> Medians {
+    let pick = |f: fn(&Upload) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+    Medians {
+        mib_s: pick(|u| u.mib_s),
+        server_cpu: pick(|u| u.server_cpu),
+        client_cpu: pick(|u| u.client_cpu),
+    }
 }
 
 async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Result<()> {
@@ -279,88 +438,123 @@ async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Resu
 
     let mut bare_endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
     bare_endpoint.set_default_client_config(natter_tests::raw::client_config());
+    let bare_connection =
+        || async { anyhow::Ok(bare_endpoint.connect(child.bare, "localhost")?.await?) };
 
-    // Idle latency first.
-    let mut idle = Vec::new();
-    for _ in 0..300 {
-        idle.push(client.ping().await?.as_secs_f64() * 1000.0);
-    }
-    idle.sort_by(|a, b| a.total_cmp(b));
+    // Idle round trips first, at the same pace as during the uploads.
+    let never = tokio_util::sync::CancellationToken::new();
+    let mut natter_probe = Probe::Natter(client.clone());
+    let mut natter_idle = natter_probe.sample(&never, IDLE_PROBES).await?;
+    let mut bare_idle = {
+        let connection = bare_connection().await?;
+        let idle = Probe::bare(&connection)
+            .await?
+            .sample(&never, IDLE_PROBES)
+            .await?;
+        connection.close(0u32.into(), b"done");
+        idle
+    };
 
-    let (mut natter_rates, mut bare_rates, mut hash_rates) = (Vec::new(), Vec::new(), Vec::new());
-    let mut durable_rates = Vec::new();
-    let mut busy = Vec::new();
+    let (mut natter_runs, mut bare_runs, mut durable_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut hash_rates = Vec::new();
     for round in 0..rounds {
         stamp(&file, round)?;
-        bare_rates.push(bare_upload(&bare_endpoint, child.bare, &file, false).await?);
-        durable_rates.push(bare_upload(&bare_endpoint, child.bare, &file, true).await?);
+        for (sink, runs) in [
+            (Sink::Discard, &mut bare_runs),
+            (Sink::Durable, &mut durable_runs),
+        ] {
+            let connection = bare_connection().await?;
+            let probe = Probe::bare(&connection).await?;
+            let (run, _) =
+                measured(&server_pid, probe, bare_upload(&connection, &file, sink)).await?;
+            connection.close(0u32.into(), b"done");
+            runs.push(run);
+        }
 
         let hashing = Instant::now();
         let (hash, size) = media::hash_file(&file).await?;
-        hash_rates.push(size as f64 / (1 << 20) as f64 / hashing.elapsed().as_secs_f64());
+        hash_rates.push(size as f64 / MIB / hashing.elapsed().as_secs_f64());
 
         let connection = client.connection().context("connected")?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        let pinger = {
-            let (client, stop) = (client.clone(), stop.clone());
-            tokio::spawn(async move { pings(&client, Duration::from_millis(10), stop).await })
-        };
         let cancel = tokio_util::sync::CancellationToken::new();
-        let started = Instant::now();
-        let stats = media::upload(
-            &connection,
-            MediaKind::File,
-            &file,
-            hash,
-            size,
-            &cancel,
-            |_, _, _| {},
-        )
-        .await?;
-        let secs = started.elapsed().as_secs_f64();
-        stop.cancel();
-        busy.extend(pinger.await?);
-        anyhow::ensure!(
-            stats.sent == size,
-            "round {round} sent {} of {size}",
-            stats.sent
-        );
-        natter_rates.push(size as f64 / (1 << 20) as f64 / secs);
+        let upload = async {
+            let stats = media::upload(
+                &connection,
+                MediaKind::File,
+                &file,
+                hash,
+                size,
+                &cancel,
+                |_, _, _| {},
+            )
+            .await?;
+            anyhow::ensure!(
+                stats.sent == size,
+                "round {round} sent {} of {size}",
+                stats.sent
+            );
+            Ok(size)
+        };
+        let (run, probe) = measured(&server_pid, natter_probe, upload).await?;
+        natter_probe = probe;
+        natter_runs.push(run);
         eprintln!(
             "round {}: natter {:.0} MiB/s, bare quinn {:.0} MiB/s, bare quinn to disk {:.0} MiB/s",
             round + 1,
-            natter_rates[round],
-            bare_rates[round],
-            durable_rates[round]
+            natter_runs[round].mib_s,
+            bare_runs[round].mib_s,
+            durable_runs[round].mib_s,
         );
     }
-    busy.sort_by(|a, b| a.total_cmp(b));
 
     let server_rss = peak_rss_mib(&server_pid);
     let client_rss = peak_rss_mib("self");
-    let natter = median(&mut natter_rates);
-    let bare = median(&mut bare_rates);
-    let durable = median(&mut durable_rates);
-    let (idle_p50, idle_p99) = (percentile(&idle, 50.0), percentile(&idle, 99.0));
-    let (busy_p50, busy_p99) = (percentile(&busy, 50.0), percentile(&busy, 99.0));
+    let (natter, bare, durable) = (
+        medians(&natter_runs),
+        medians(&bare_runs),
+        medians(&durable_runs),
+    );
+    let busy = |runs: &[Upload]| {
+        runs.iter()
+            .flat_map(|u| u.busy.iter().copied())
+            .collect::<Vec<_>>()
+    };
+    let (natter_idle_p50, natter_idle_p99) = latency(&mut natter_idle);
+    let (natter_busy_p50, natter_busy_p99) = latency(&mut busy(&natter_runs));
+    let (bare_idle_p50, bare_idle_p99) = latency(&mut bare_idle);
+    let (bare_busy_p50, bare_busy_p99) = latency(&mut busy(&bare_runs));
     let report = serde_json::json!({
         "bench": "transfer",
         "file_mib": mib,
         "rounds": rounds,
-        "natter_mib_s": (natter * 10.0).round() / 10.0,
-        "bare_quinn_mib_s": (bare * 10.0).round() / 10.0,
-        "ratio_to_bare": (natter / bare * 1000.0).round() / 1000.0,
+        "natter_mib_s": rounded(natter.mib_s, 1),
+        "bare_quinn_mib_s": rounded(bare.mib_s, 1),
+        "ratio_to_bare": rounded(natter.mib_s / bare.mib_s, 3),
         "target_ratio": 0.9,
-        "bare_quinn_to_disk_mib_s": (durable * 10.0).round() / 10.0,
-        "ratio_to_bare_to_disk": (natter / durable * 1000.0).round() / 1000.0,
-        "hash_mib_s": (median(&mut hash_rates) * 10.0).round() / 10.0,
-        "ping_idle_p50_ms": (idle_p50 * 1000.0).round() / 1000.0,
-        "ping_idle_p99_ms": (idle_p99 * 1000.0).round() / 1000.0,
-        "ping_during_upload_p50_ms": (busy_p50 * 1000.0).round() / 1000.0,
-        "ping_during_upload_p99_ms": (busy_p99 * 1000.0).round() / 1000.0,
-        "ping_samples_during_upload": busy.len(),
-        "p99_ratio_busy_to_idle": (busy_p99 / idle_p99 * 100.0).round() / 100.0,
+        "bare_quinn_to_disk_mib_s": rounded(durable.mib_s, 1),
+        "ratio_to_bare_to_disk": rounded(natter.mib_s / durable.mib_s, 3),
+        "hash_mib_s": rounded(median(&mut hash_rates), 1),
+        "ping_idle_p50_ms": natter_idle_p50,
+        "ping_idle_p99_ms": natter_idle_p99,
+        "ping_during_upload_p50_ms": natter_busy_p50,
+        "ping_during_upload_p99_ms": natter_busy_p99,
+        "p99_ratio_busy_to_idle": rounded(natter_busy_p99 / natter_idle_p99, 2),
         "target_p99_ratio": 2.0,
+        "bare_echo_idle_p50_ms": bare_idle_p50,
+        "bare_echo_idle_p99_ms": bare_idle_p99,
+        "bare_echo_during_upload_p50_ms": bare_busy_p50,
+        "bare_echo_during_upload_p99_ms": bare_busy_p99,
+        "bare_p99_ratio_busy_to_idle": rounded(bare_busy_p99 / bare_idle_p99, 2),
+        "cpu_s_per_gib_server": {
+            "natter": rounded(natter.server_cpu, 2),
+            "bare": rounded(bare.server_cpu, 2),
+            "bare_to_disk": rounded(durable.server_cpu, 2),
+        },
+        "cpu_s_per_gib_client": {
+            "natter": rounded(natter.client_cpu, 2),
+            "bare": rounded(bare.client_cpu, 2),
+            "bare_to_disk": rounded(durable.client_cpu, 2),
+        },
         "server_peak_rss_mib": server_rss.round(),
         "client_peak_rss_mib": client_rss.round(),
     });

@@ -9,8 +9,8 @@
 //! length; a mismatch deletes it. Reads and writes go through a fixed
 //! buffer, so memory stays flat whatever the size.
 
-use std::io::{Read as _, Seek as _};
-use std::path::{Path, PathBuf};
+mod disk;
+
 use std::time::Duration;
 
 use natter_common::codec::{self, FrameError};
@@ -20,6 +20,8 @@ use quinn::{RecvStream, SendStream, VarInt};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::{debug, info, warn};
 
+pub use self::disk::BlobDir;
+use self::disk::{Chunk, Partial, CHUNK};
 use crate::session::Context;
 use crate::store::Account;
 
@@ -27,36 +29,8 @@ use crate::store::Account;
 const MAX_HEADER_BYTES: u32 = 4096;
 /// Time a client has to send the header of a transfer it opened.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// I/O buffer for transfers.
-const CHUNK: usize = 256 * 1024;
 /// Stream error code when a transfer is abandoned for breaking the protocol.
 const TRANSFER_ABORTED: u32 = 1;
-
-/// Where blobs and partial uploads live.
-pub struct BlobDir {
-    root: PathBuf,
-}
-
-impl BlobDir {
-    pub fn open(data_dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(data_dir.join("blobs"))?;
-        std::fs::create_dir_all(data_dir.join("partial"))?;
-        Ok(Self {
-            root: data_dir.to_path_buf(),
-        })
-    }
-
-    pub fn blob(&self, hash: &BlobHash) -> PathBuf {
-        let hex = hash.to_hex();
-        self.root.join("blobs").join(&hex[..2]).join(hex)
-    }
-
-    fn partial(&self, account: &Account, hash: &BlobHash) -> PathBuf {
-        self.root
-            .join("partial")
-            .join(format!("{}-{}.part", account.id.0, hash.to_hex()))
-    }
-}
 
 /// Serves one transfer stream opened by a logged-in user.
 pub async fn serve(ctx: &Context, account: &Account, mut send: SendStream, mut recv: RecvStream) {
@@ -185,14 +159,19 @@ async fn put(
     }
 
     let partial = ctx.blobs.partial(account, &hash);
-    let (file, hasher, offset) = resume_partial(partial.clone(), size)
-        .await
-        .map_err(internal)?;
+    let opened = {
+        let path = partial.clone();
+        tokio::task::spawn_blocking(move || Partial::open(path, size))
+            .await
+            .map_err(internal)?
+            .map_err(internal)?
+    };
+    let offset = opened.len();
     reply(send, TransferReply::SendFrom { offset }).await?;
     info!(%hash, size, offset, "receiving upload");
 
     let started = std::time::Instant::now();
-    let received = receive(recv, file, hasher, offset, size).await;
+    let received = receive(recv, opened, size).await;
     let digest = match received {
         Ok(digest) => digest,
         Err(Failure::Refused(r)) => {
@@ -222,80 +201,33 @@ async fn put(
     reply(send, TransferReply::Stored).await
 }
 
-/// Opens (or creates) the partial file and hashes what it already holds,
-/// so the upload continues from its end. A partial longer than the blob is
-/// garbage and starts over.
-async fn resume_partial(
-    path: PathBuf,
-    size: u64,
-) -> std::io::Result<(tokio::fs::File, blake3::Hasher, u64)> {
-    tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        let mut len = file.metadata()?.len();
-        if len > size {
-            len = 0;
-        }
-        let mut hasher = blake3::Hasher::new();
-        file.rewind()?;
-        let mut buf = vec![0u8; CHUNK];
-        let mut hashed = 0;
-        while hashed < len {
-            let n = file.read(&mut buf[..((len - hashed).min(CHUNK as u64) as usize)])?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            hashed += n as u64;
-        }
-        // Whatever lies past the hashed prefix is dropped; writing resumes
-        // exactly at its end.
-        let len = hashed;
-        file.set_len(len)?;
-        file.seek(std::io::SeekFrom::Start(len))?;
-        Ok((tokio::fs::File::from_std(file), hasher, len))
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-/// Buffers of [`CHUNK`] bytes queued between the network and the disk
-/// thread: bounds an upload's memory to a few MiB.
-const DISK_QUEUE: usize = 8;
+/// Buffers per upload: one being filled, the rest queued for or at the
+/// disk thread. Bounds an upload's memory to about 2 MiB.
+const POOL: usize = 8;
 
 /// Appends the stream to the partial file until the client finishes it.
 /// The network side fills whole buffers; a blocking thread hashes and
-/// writes them, so disk and hashing overlap with receiving and never
-/// occupy the async workers. Returns the hash of the whole blob.
-async fn receive(
-    recv: &mut RecvStream,
-    file: tokio::fs::File,
-    hasher: blake3::Hasher,
-    offset: u64,
-    size: u64,
-) -> Result<BlobHash, Failure> {
-    let mut file = file.into_std().await;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(DISK_QUEUE);
-    let disk = tokio::task::spawn_blocking(
-        move || -> std::io::Result<(std::fs::File, blake3::Hasher)> {
-            use std::io::Write;
-            let mut hasher = hasher;
-            while let Some(chunk) = rx.blocking_recv() {
-                hasher.update(&chunk);
-                file.write_all(&chunk)?;
-            }
-            Ok((file, hasher))
-        },
-    );
-    let mut have = offset;
-    let mut buf = vec![0u8; CHUNK];
-    let mut filled = 0;
+/// writes them and hands them back, so disk and hashing overlap with
+/// receiving and never occupy the async workers. Returns the hash of the
+/// whole blob, once it is on disk.
+async fn receive(recv: &mut RecvStream, partial: Partial, size: u64) -> Result<BlobHash, Failure> {
+    let (full_tx, mut full_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
+    let (free_tx, mut free_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
+    let mut have = partial.len();
+    let disk = tokio::task::spawn_blocking(move || -> std::io::Result<Partial> {
+        let mut partial = partial;
+        while let Some(mut chunk) = full_rx.blocking_recv() {
+            partial.append(chunk.bytes())?;
+            chunk.clear();
+            // The pool never holds more than POOL, so this never waits.
+            let _ = free_tx.try_send(chunk);
+        }
+        Ok(partial)
+    });
+    let mut made = 1;
+    let mut chunk = Chunk::new();
     let outcome = loop {
-        match recv.read(&mut buf[filled..]).await {
+        match recv.read(chunk.space()).await {
             Ok(Some(n)) => {
                 if have + n as u64 > size {
                     break Err(
@@ -303,40 +235,45 @@ async fn receive(
                     );
                 }
                 have += n as u64;
-                filled += n;
-                if filled == buf.len()
-                    && tx
-                        .send(std::mem::replace(&mut buf, vec![0u8; CHUNK]))
-                        .await
-                        .is_err()
-                {
-                    break Err(internal("the disk writer stopped"));
-                }
-                if filled == CHUNK {
-                    filled = 0;
+                chunk.advance(n);
+                if chunk.is_full() {
+                    // With the whole pool out, the disk thread holds the
+                    // rest and hands one back once it is written.
+                    let next = if made < POOL {
+                        made += 1;
+                        Chunk::new()
+                    } else {
+                        match free_rx.recv().await {
+                            Some(chunk) => chunk,
+                            None => break Err(internal("the disk writer stopped")),
+                        }
+                    };
+                    let full = std::mem::replace(&mut chunk, next);
+                    if full_tx.send(full).await.is_err() {
+                        break Err(internal("the disk writer stopped"));
+                    }
                 }
             }
             Ok(None) => break Ok(()),
             Err(e) => break Err(Failure::Lost(e.to_string())),
         }
     };
-    // The tail that did not fill a whole buffer.
-    if filled > 0 {
-        buf.truncate(filled);
-        let _ = tx.send(buf).await;
+    // The tail that did not fill a whole buffer: whatever arrived is
+    // written before deciding, so a resume can count on it.
+    if !chunk.is_empty() {
+        let _ = full_tx.send(chunk).await;
     }
-    drop(tx);
-    // Whatever arrived is written before deciding, so a resume can count on it.
+    drop(full_tx);
     let written = disk.await.map_err(internal)?;
     outcome?;
-    let (file, hasher) = written.map_err(internal)?;
+    let partial = written.map_err(internal)?;
     if have != size {
         return Err(
             Refusal::Malformed(format!("stream ended after {have} of {size} bytes")).into(),
         );
     }
     let syncing = std::time::Instant::now();
-    tokio::task::spawn_blocking(move || file.sync_all())
+    let digest = tokio::task::spawn_blocking(move || partial.finish())
         .await
         .map_err(internal)?
         .map_err(internal)?;
@@ -344,7 +281,7 @@ async fn receive(
         sync_ms = syncing.elapsed().as_millis() as u64,
         "upload synced"
     );
-    Ok(BlobHash(*hasher.finalize().as_bytes()))
+    Ok(digest)
 }
 
 async fn get(

@@ -1,0 +1,300 @@
+//! The blob store on disk: complete blobs named by hash, and the partial
+//! files uploads are appended to, hashed as they are written.
+//!
+//! Uploads are written with `O_DIRECT` where the file system allows it: a
+//! chat server has no use for a just-uploaded gigabyte in its page cache,
+//! and on Linux copying it there (and reclaiming it later) costs more CPU
+//! than the network does. The rules that makes: buffers start on a
+//! [`ALIGN`] boundary, every direct write is a whole number of [`ALIGN`]
+//! blocks at an aligned offset, and a partial file resumes from an aligned
+//! length. A tail that is not whole blocks, or a file system that refuses
+//! direct I/O, goes through the page cache instead; the bytes are the same.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read as _};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+
+use natter_common::BlobHash;
+
+use crate::store::Account;
+
+/// Direct I/O block: buffer addresses, lengths and offsets are multiples.
+pub const ALIGN: usize = 4096;
+/// One buffer of an upload, a multiple of [`ALIGN`].
+pub const CHUNK: usize = 256 * 1024;
+
+/// Where blobs and partial uploads live.
+pub struct BlobDir {
+    root: PathBuf,
+}
+
+impl BlobDir {
+    pub fn open(data_dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(data_dir.join("blobs"))?;
+        std::fs::create_dir_all(data_dir.join("partial"))?;
+        Ok(Self {
+            root: data_dir.to_path_buf(),
+        })
+    }
+
+    pub fn blob(&self, hash: &BlobHash) -> PathBuf {
+        let hex = hash.to_hex();
+        self.root.join("blobs").join(&hex[..2]).join(hex)
+    }
+
+    pub fn partial(&self, account: &Account, hash: &BlobHash) -> PathBuf {
+        self.root
+            .join("partial")
+            .join(format!("{}-{}.part", account.id.0, hash.to_hex()))
+    }
+}
+
+/// A [`CHUNK`]-byte buffer that starts on an [`ALIGN`] boundary, filled
+/// from the front.
+pub struct Chunk {
+    storage: Vec<u8>,
+    start: usize,
+    filled: usize,
+}
+
+impl Chunk {
+    pub fn new() -> Self {
+        let storage = vec![0u8; CHUNK + ALIGN];
+        let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
+        Self {
+            storage,
+            start,
+            filled: 0,
+        }
+    }
+
+    /// The part not filled yet.
+    pub fn space(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start + self.filled..self.start + CHUNK]
+    }
+
+    /// Marks `n` more bytes of [`Chunk::space`] as filled.
+    pub fn advance(&mut self, n: usize) {
+        self.filled = (self.filled + n).min(CHUNK);
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.filled]
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.filled == CHUNK
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.filled == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.filled = 0;
+    }
+}
+
+/// An upload's partial file, open for appending after the prefix it
+/// already holds, and the hash of everything in it. Every method blocks.
+pub struct Partial {
+    path: PathBuf,
+    /// Opened with `O_DIRECT`, while direct writes work.
+    direct: Option<File>,
+    /// Opened through the page cache, once something needs it.
+    buffered: Option<File>,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl Partial {
+    /// Opens (or creates) the partial file for a blob of `size` bytes and
+    /// hashes what it holds. The prefix kept is cut to whole [`ALIGN`]
+    /// blocks; a file longer than the blob is garbage and starts over.
+    pub fn open(path: PathBuf, size: u64) -> std::io::Result<Self> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        let mut len = file.metadata()?.len();
+        if len > size {
+            len = 0;
+        }
+        let keep = len - len % ALIGN as u64;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut hashed = 0;
+        while hashed < keep {
+            let want = (keep - hashed).min(CHUNK as u64) as usize;
+            file.read_exact(&mut buf[..want])?;
+            hasher.update(&buf[..want]);
+            hashed += want as u64;
+        }
+        file.set_len(keep)?;
+        let direct = open_direct(&path)?;
+        Ok(Self {
+            path,
+            buffered: if direct.is_some() { None } else { Some(file) },
+            direct,
+            hasher,
+            len: keep,
+        })
+    }
+
+    /// Bytes in the file so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Hashes `bytes` and appends them.
+    pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.hasher.update(bytes);
+        let mut done = 0;
+        if let Some(direct) = &self.direct {
+            let whole = bytes.len() - bytes.len() % ALIGN;
+            let aligned =
+                bytes.as_ptr().align_offset(ALIGN) == 0 && self.len.is_multiple_of(ALIGN as u64);
+            while aligned && done < whole {
+                match direct.write_at(&bytes[done..whole], self.len) {
+                    Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        done += n;
+                        self.len += n as u64;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    // The file system turned the write down: use the page
+                    // cache from here on.
+                    Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                        self.direct = None;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            // A direct write that stopped mid-block would leave the next
+            // one unaligned.
+            if !done.is_multiple_of(ALIGN) {
+                self.direct = None;
+            }
+        }
+        if done < bytes.len() {
+            let at = self.len;
+            self.buffered()?.write_all_at(&bytes[done..], at)?;
+            self.len += (bytes.len() - done) as u64;
+        }
+        Ok(())
+    }
+
+    /// Makes the bytes durable and returns the hash of the whole file.
+    pub fn finish(mut self) -> std::io::Result<BlobHash> {
+        match (&self.buffered, &self.direct) {
+            (Some(file), _) | (None, Some(file)) => file.sync_all()?,
+            (None, None) => self.buffered()?.sync_all()?,
+        }
+        Ok(BlobHash(*self.hasher.finalize().as_bytes()))
+    }
+
+    fn buffered(&mut self) -> std::io::Result<&File> {
+        if self.buffered.is_none() {
+            self.buffered = Some(OpenOptions::new().write(true).open(&self.path)?);
+        }
+        Ok(self.buffered.as_ref().expect("just opened"))
+    }
+}
+
+/// The partial file opened for direct writes, or `None` where the file
+/// system does not do direct I/O.
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> std::io::Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+    {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == ErrorKind::InvalidInput => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &Path) -> std::io::Result<Option<File>> {
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect()
+    }
+
+    fn append_in_chunks(partial: &mut Partial, bytes: &[u8]) {
+        for piece in bytes.chunks(CHUNK) {
+            let mut chunk = Chunk::new();
+            chunk.space()[..piece.len()].copy_from_slice(piece);
+            chunk.advance(piece.len());
+            partial.append(chunk.bytes()).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_written_partial_holds_the_bytes_and_their_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.part");
+        // Whole chunks, then a tail that is not whole blocks.
+        let bytes = pattern(3 * CHUNK + 1000, 1);
+        let mut partial = Partial::open(path.clone(), bytes.len() as u64).unwrap();
+        append_in_chunks(&mut partial, &bytes);
+        assert_eq!(partial.len(), bytes.len() as u64);
+        let hash = partial.finish().unwrap();
+        assert_eq!(hash, BlobHash(*blake3::hash(&bytes).as_bytes()));
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_resumed_partial_keeps_whole_blocks_and_hashes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.part");
+        let bytes = pattern(2 * CHUNK + 5000, 2);
+        // An earlier upload stopped 100 bytes into a block.
+        let cut = CHUNK + ALIGN + 100;
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let mut partial = Partial::open(path.clone(), bytes.len() as u64).unwrap();
+        assert_eq!(partial.len(), (CHUNK + ALIGN) as u64);
+        let rest = &bytes[partial.len() as usize..];
+        append_in_chunks(&mut partial, rest);
+        let hash = partial.finish().unwrap();
+        assert_eq!(hash, BlobHash(*blake3::hash(&bytes).as_bytes()));
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_partial_longer_than_the_blob_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.part");
+        std::fs::write(&path, pattern(3 * ALIGN, 3)).unwrap();
+        let partial = Partial::open(path.clone(), ALIGN as u64).unwrap();
+        assert_eq!(partial.len(), 0);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn an_unaligned_buffer_still_lands_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.part");
+        let bytes = pattern(2 * ALIGN + 1, 4);
+        let mut partial = Partial::open(path.clone(), 3 * ALIGN as u64).unwrap();
+        // A slice one byte into a Vec is never ALIGN-aligned.
+        partial.append(&bytes[1..]).unwrap();
+        partial.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), &bytes[1..]);
+    }
+}
