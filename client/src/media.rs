@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use natter_common::codec;
 use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
 use natter_common::{BlobHash, MediaRef, Refusal};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ClientError;
@@ -386,6 +386,48 @@ async fn read_reply(recv: &mut quinn::RecvStream) -> Result<TransferReply, Clien
     }
 }
 
+/// Chunks of an upload read ahead of the network.
+const READ_AHEAD: usize = 4;
+
+/// Reads bytes `offset..size` of `path` on a blocking thread, [`CHUNK`] at a
+/// time, into buffers that quinn then takes without copying. The thread
+/// stops when the receiver is dropped; a file that ends early is an error.
+fn read_ahead(
+    path: &Path,
+    offset: u64,
+    size: u64,
+) -> std::io::Result<tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>> {
+    let mut file = std::fs::File::open(path)?;
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    let shown = path.display().to_string();
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut at = offset;
+        while at < size {
+            let want = (size - at).min(CHUNK as u64) as usize;
+            // Read into spare capacity: no zeroing, no copy after.
+            let mut chunk = Vec::with_capacity(want);
+            let read = match (&mut file).take(want as u64).read_to_end(&mut chunk) {
+                Ok(n) if n < want => Err(std::io::Error::other(format!(
+                    "{shown} shrank while it was being sent"
+                ))),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            let last = read.is_err();
+            if tx
+                .blocking_send(read.map(|()| bytes::Bytes::from(chunk)))
+                .is_err()
+                || last
+            {
+                return;
+            }
+            at += want as u64;
+        }
+    });
+    Ok(rx)
+}
+
 /// Uploads a file whose hash and size are known. Asks first: the server may
 /// have it all (nothing is sent), part of it (resume), or nothing.
 pub async fn upload(
@@ -417,31 +459,24 @@ pub async fn upload(
             )))
         }
     };
-    let mut file = tokio::fs::File::open(path).await.map_err(io_error)?;
-    file.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(io_error)?;
+    let mut chunks = read_ahead(path, offset, size).map_err(io_error)?;
     let mut meter = Meter::new(offset, size, progress);
-    let mut buf = vec![0u8; CHUNK];
     let mut done = offset;
     while done < size {
-        let want = (size - done).min(CHUNK as u64) as usize;
-        let n = file.read(&mut buf[..want]).await.map_err(io_error)?;
-        if n == 0 {
-            return Err(ClientError::InvalidInput(format!(
-                "{} shrank while it was being sent",
-                path.display()
-            )));
-        }
+        let chunk = match chunks.recv().await {
+            Some(chunk) => chunk.map_err(io_error)?,
+            None => return Err(ClientError::Closed("the file reader stopped".into())),
+        };
+        let n = chunk.len() as u64;
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {
                 let _ = send.reset(0u32.into());
                 return Err(ClientError::Closed("transfer cancelled".into()));
             }
-            r = send.write_all(&buf[..n]) => r.map_err(lost)?,
+            r = send.write_chunk(chunk) => r.map_err(lost)?,
         }
-        done += n as u64;
+        done += n;
         meter.update(done);
     }
     send.finish().map_err(lost)?;
@@ -677,5 +712,29 @@ mod tests {
         std::fs::write(&path, b"abc").unwrap();
         assert_eq!(cache.cached(MediaKind::File, &media), Some(path));
         assert_eq!(cache.list(MediaKind::File).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn read_ahead_yields_the_range_and_flags_a_short_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let bytes: Vec<u8> = (0..2 * CHUNK + 77).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+
+        let mut chunks = read_ahead(&path, 100, bytes.len() as u64).unwrap();
+        let mut got = Vec::new();
+        while let Some(chunk) = chunks.recv().await {
+            got.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(got, &bytes[100..]);
+
+        // The file is shorter than the size the upload announced.
+        let mut chunks = read_ahead(&path, 0, bytes.len() as u64 + 10).unwrap();
+        let mut last = None;
+        while let Some(chunk) = chunks.recv().await {
+            last = Some(chunk);
+        }
+        let error = last.unwrap().unwrap_err().to_string();
+        assert!(error.contains("shrank"), "{error}");
     }
 }

@@ -241,7 +241,7 @@ fn median(values: &mut [f64]) -> f64 {
 /// Time between probes, idle and during uploads alike.
 const PROBE_GAP: Duration = Duration::from_millis(10);
 /// Probes taken idle, before any upload.
-const IDLE_PROBES: usize = 200;
+const IDLE_PROBES: usize = 500;
 const MIB: f64 = (1u64 << 20) as f64;
 
 /// A round trip at a higher priority than the upload, on its connection.
