@@ -467,3 +467,73 @@ async fn chat_flows_in_order_while_a_large_transfer_runs() {
     );
     within("the upload", upload).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn uploads_past_the_server_wide_limit_wait_for_a_turn_or_are_told_busy() {
+    use natter_common::codec;
+    use natter_common::protocol::{TransferHeader, TransferReply};
+
+    let server = TestServer::start_with(|c| {
+        c.max_uploads = 1;
+        c.upload_wait_secs = 0;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, _a) = member(&server, dir.path(), "alice").await;
+    let (bob, _b) = member(&server, dir.path(), "bob").await;
+    let (held, other) = (dir.path().join("held.bin"), dir.path().join("other.bin"));
+    random_file(&held, MIB, "held");
+    random_file(&other, MIB, "other");
+
+    // Alice starts an upload and sends nothing yet: she has the one turn.
+    let (hash, size) = media::hash_file(&held).await.unwrap();
+    let (mut send, mut recv) = alice.connection().unwrap().open_bi().await.unwrap();
+    let put = TransferHeader::Put {
+        kind: MediaKind::File,
+        hash,
+        size,
+    };
+    codec::write_frame(&mut send, &put).await.unwrap();
+    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
+    assert_eq!(reply, Some(TransferReply::SendFrom { offset: 0 }));
+
+    // Bob is told the server is busy, before any of his bytes move.
+    let (other_hash, other_size) = media::hash_file(&other).await.unwrap();
+    let (_, cancel) = bob.new_transfer();
+    let mut moved = 0;
+    let refused = media::upload(
+        &bob.connection().unwrap(),
+        MediaKind::File,
+        &other,
+        other_hash,
+        other_size,
+        &cancel,
+        |d, _, _| moved = d,
+    )
+    .await;
+    match refused {
+        Err(ClientError::Refused(Refusal::Busy(why))) => {
+            assert!(why.contains("1 uploads"), "{why}")
+        }
+        other => panic!("expected busy, got {other:?}"),
+    }
+    assert_eq!(moved, 0);
+
+    // Alice's upload completes and gives the turn back; Bob's then goes.
+    send.write_all(&std::fs::read(&held).unwrap())
+        .await
+        .unwrap();
+    send.finish().unwrap();
+    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
+    assert_eq!(reply, Some(TransferReply::Stored));
+    let (id, cancel) = bob.new_transfer();
+    bob.upload_now(MediaKind::File, &other, id, &cancel)
+        .await
+        .unwrap();
+    assert!(server
+        .data_dir
+        .join("blobs")
+        .join(&other_hash.to_hex()[..2])
+        .join(other_hash.to_hex())
+        .exists());
+}

@@ -59,6 +59,15 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_TRANSFERS", default_value_t = 8)]
     pub max_transfers: u32,
 
+    /// Uploads receiving at once across all connections (each holds 2 MiB
+    /// of buffers); more wait for a turn.
+    #[arg(long, env = "NATTER_MAX_UPLOADS", default_value_t = 64)]
+    pub max_uploads: u32,
+
+    /// Seconds an upload waits for a turn before it is refused as busy.
+    #[arg(long, env = "NATTER_UPLOAD_WAIT_SECS", default_value_t = 30)]
+    pub upload_wait_secs: u64,
+
     /// Failed logins allowed per account per minute.
     #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     pub login_failures_per_account: u32,
@@ -89,6 +98,8 @@ impl Config {
             max_upload_bytes: 4 << 30,
             quota_bytes: 20 << 30,
             max_transfers: 8,
+            max_uploads: 64,
+            upload_wait_secs: 30,
             login_failures_per_account: 5,
             login_failures_per_address: 20,
             token_days: 30,

@@ -33,6 +33,8 @@ pub struct Context {
     pub hub: Box<dyn Fanout>,
     pub throttle: LoginThrottle,
     pub blobs: crate::media::BlobDir,
+    /// Turns for uploads, `max_uploads` of them: bounds upload buffers.
+    pub uploads: tokio::sync::Semaphore,
     /// Held while a message is stored and published: see [`crate::router`].
     pub sequencer: tokio::sync::Mutex<()>,
 }

@@ -158,6 +158,19 @@ async fn put(
         return reply(send, TransferReply::Stored).await;
     }
 
+    // A turn among the uploads receiving at once, held to the end.
+    let wait = Duration::from_secs(ctx.config.upload_wait_secs);
+    let _turn = match tokio::time::timeout(wait, ctx.uploads.acquire()).await {
+        Ok(Ok(turn)) => turn,
+        Ok(Err(_)) => return Err(internal("the upload slots are closed")),
+        Err(_) => {
+            let busy = ctx.config.max_uploads;
+            return Err(Refusal::Busy(format!(
+                "the server is receiving {busy} uploads; try again shortly"
+            ))
+            .into());
+        }
+    };
     let partial = ctx.blobs.partial(account, &hash);
     let opened = {
         let path = partial.clone();
