@@ -21,8 +21,9 @@ use crate::store::Account;
 
 /// Direct I/O block: buffer addresses, lengths and offsets are multiples.
 pub const ALIGN: usize = 4096;
-/// One buffer of an upload, a multiple of [`ALIGN`].
-pub const CHUNK: usize = 256 * 1024;
+/// One buffer of an upload, a multiple of [`ALIGN`]: large, so the disk
+/// sees few requests and the disk thread few wake-ups.
+pub const CHUNK: usize = 1024 * 1024;
 
 /// Where blobs and partial uploads live.
 pub struct BlobDir {
@@ -69,14 +70,13 @@ impl Chunk {
         }
     }
 
-    /// The part not filled yet.
-    pub fn space(&mut self) -> &mut [u8] {
-        &mut self.storage[self.start + self.filled..self.start + CHUNK]
-    }
-
-    /// Marks `n` more bytes of [`Chunk::space`] as filled.
-    pub fn advance(&mut self, n: usize) {
-        self.filled = (self.filled + n).min(CHUNK);
+    /// Copies as much of `bytes` as fits; returns how much that was.
+    pub fn fill_from(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(CHUNK - self.filled);
+        let at = self.start + self.filled;
+        self.storage[at..at + n].copy_from_slice(&bytes[..n]);
+        self.filled += n;
+        n
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -239,8 +239,7 @@ mod tests {
     fn append_in_chunks(partial: &mut Partial, bytes: &[u8]) {
         for piece in bytes.chunks(CHUNK) {
             let mut chunk = Chunk::new();
-            chunk.space()[..piece.len()].copy_from_slice(piece);
-            chunk.advance(piece.len());
+            assert_eq!(chunk.fill_from(piece), piece.len());
             partial.append(chunk.bytes()).unwrap();
         }
     }

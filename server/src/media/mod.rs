@@ -6,8 +6,9 @@
 //! hashed as it arrives, and is moved atomically into `blobs/<xx>/<hash>`
 //! once its hash checks out, so a blob that exists is always complete and
 //! verified. A dropped upload keeps its partial file and resumes from its
-//! length; a mismatch deletes it. Reads and writes go through a fixed
-//! buffer, so memory stays flat whatever the size.
+//! length; a mismatch deletes it. Uploads go through a pool of four
+//! buffers and downloads through one, so memory stays flat whatever the
+//! size; [`disk`] owns the files.
 
 mod disk;
 
@@ -215,8 +216,8 @@ async fn put(
 }
 
 /// Buffers per upload: one being filled, the rest queued for or at the
-/// disk thread. Bounds an upload's memory to about 2 MiB.
-const POOL: usize = 8;
+/// disk thread. Bounds an upload's memory to about 4 MiB.
+const POOL: usize = 4;
 
 /// Appends the stream to the partial file until the client finishes it.
 /// The network side fills whole buffers; a blocking thread hashes and
@@ -239,36 +240,50 @@ async fn receive(recv: &mut RecvStream, partial: Partial, size: u64) -> Result<B
     });
     let mut made = 1;
     let mut chunk = Chunk::new();
+    // What is left of the last piece quinn handed over once the buffer
+    // filled. Whole pieces are taken so quinn never splits and requeues them.
+    let mut carry = bytes::Bytes::new();
+    // Time spent waiting for the disk: says when the disk, not the
+    // network, sets the pace.
+    let mut waited = Duration::ZERO;
     let outcome = loop {
-        match recv.read(chunk.space()).await {
-            Ok(Some(n)) => {
-                if have + n as u64 > size {
-                    break Err(
-                        Refusal::Malformed(format!("more than the announced {size} bytes")).into(),
-                    );
-                }
-                have += n as u64;
-                chunk.advance(n);
-                if chunk.is_full() {
-                    // With the whole pool out, the disk thread holds the
-                    // rest and hands one back once it is written.
-                    let next = if made < POOL {
-                        made += 1;
-                        Chunk::new()
-                    } else {
-                        match free_rx.recv().await {
-                            Some(chunk) => chunk,
-                            None => break Err(internal("the disk writer stopped")),
-                        }
-                    };
-                    let full = std::mem::replace(&mut chunk, next);
-                    if full_tx.send(full).await.is_err() {
-                        break Err(internal("the disk writer stopped"));
+        if carry.is_empty() {
+            match recv.read_chunk(usize::MAX, true).await {
+                Ok(Some(piece)) => {
+                    if have + piece.bytes.len() as u64 > size {
+                        break Err(Refusal::Malformed(format!(
+                            "more than the announced {size} bytes"
+                        ))
+                        .into());
                     }
+                    have += piece.bytes.len() as u64;
+                    carry = piece.bytes;
                 }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(Failure::Lost(e.to_string())),
             }
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(Failure::Lost(e.to_string())),
+        }
+        let taken = chunk.fill_from(&carry);
+        bytes::Buf::advance(&mut carry, taken);
+        if chunk.is_full() {
+            // With the whole pool out, the disk thread holds the rest and
+            // hands one back once it is written.
+            let next = if made < POOL {
+                made += 1;
+                Chunk::new()
+            } else {
+                let waiting = std::time::Instant::now();
+                let got = free_rx.recv().await;
+                waited += waiting.elapsed();
+                match got {
+                    Some(chunk) => chunk,
+                    None => break Err(internal("the disk writer stopped")),
+                }
+            };
+            let full = std::mem::replace(&mut chunk, next);
+            if full_tx.send(full).await.is_err() {
+                break Err(internal("the disk writer stopped"));
+            }
         }
     };
     // The tail that did not fill a whole buffer: whatever arrived is
@@ -285,6 +300,7 @@ async fn receive(recv: &mut RecvStream, partial: Partial, size: u64) -> Result<B
             Refusal::Malformed(format!("stream ended after {have} of {size} bytes")).into(),
         );
     }
+    debug!(disk_wait_ms = waited.as_millis() as u64, "upload received");
     let syncing = std::time::Instant::now();
     let digest = tokio::task::spawn_blocking(move || partial.finish())
         .await
