@@ -390,12 +390,14 @@ async fn read_reply(recv: &mut quinn::RecvStream) -> Result<TransferReply, Clien
 const READ_AHEAD: usize = 4;
 
 /// Reads bytes `offset..size` of `path` on a blocking thread, [`CHUNK`] at a
-/// time, into buffers that quinn then takes without copying. The thread
-/// stops when the receiver is dropped; a file that ends early is an error.
+/// time, into buffers that quinn then takes without copying; no faster than
+/// `max_rate` bytes a second when one is given. The thread stops when the
+/// receiver is dropped; a file that ends early is an error.
 fn read_ahead(
     path: &Path,
     offset: u64,
     size: u64,
+    max_rate: Option<u64>,
 ) -> std::io::Result<tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>> {
     let mut file = std::fs::File::open(path)?;
     file.seek(std::io::SeekFrom::Start(offset))?;
@@ -403,7 +405,14 @@ fn read_ahead(
     let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
         let mut at = offset;
+        let started = Instant::now();
         while at < size {
+            if let Some(rate) = max_rate.filter(|&r| r > 0) {
+                let due = Duration::from_secs_f64((at - offset) as f64 / rate as f64);
+                if let Some(early) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(early);
+                }
+            }
             let want = (size - at).min(CHUNK as u64) as usize;
             // Read into spare capacity: no zeroing, no copy after.
             let mut chunk = Vec::with_capacity(want);
@@ -439,6 +448,22 @@ pub async fn upload(
     cancel: &CancellationToken,
     progress: impl FnMut(u64, u64, f64),
 ) -> Result<UploadStats, ClientError> {
+    upload_paced(connection, kind, path, hash, size, None, cancel, progress).await
+}
+
+/// [`upload`], sending no faster than `max_rate` bytes a second: leaves a
+/// shared link (or, on one machine, the CPU) room for everything else.
+#[allow(clippy::too_many_arguments)]
+pub async fn upload_paced(
+    connection: &quinn::Connection,
+    kind: MediaKind,
+    path: &Path,
+    hash: BlobHash,
+    size: u64,
+    max_rate: Option<u64>,
+    cancel: &CancellationToken,
+    progress: impl FnMut(u64, u64, f64),
+) -> Result<UploadStats, ClientError> {
     let (mut send, mut recv) = connection.open_bi().await.map_err(lost)?;
     let _ = send.set_priority(TRANSFER_PRIORITY);
     codec::write_frame(&mut send, &TransferHeader::Put { kind, hash, size })
@@ -459,7 +484,7 @@ pub async fn upload(
             )))
         }
     };
-    let mut chunks = read_ahead(path, offset, size).map_err(io_error)?;
+    let mut chunks = read_ahead(path, offset, size, max_rate).map_err(io_error)?;
     let mut meter = Meter::new(offset, size, progress);
     let mut done = offset;
     while done < size {
@@ -721,7 +746,7 @@ mod tests {
         let bytes: Vec<u8> = (0..2 * CHUNK + 77).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &bytes).unwrap();
 
-        let mut chunks = read_ahead(&path, 100, bytes.len() as u64).unwrap();
+        let mut chunks = read_ahead(&path, 100, bytes.len() as u64, None).unwrap();
         let mut got = Vec::new();
         while let Some(chunk) = chunks.recv().await {
             got.extend_from_slice(&chunk.unwrap());
@@ -729,7 +754,7 @@ mod tests {
         assert_eq!(got, &bytes[100..]);
 
         // The file is shorter than the size the upload announced.
-        let mut chunks = read_ahead(&path, 0, bytes.len() as u64 + 10).unwrap();
+        let mut chunks = read_ahead(&path, 0, bytes.len() as u64 + 10, None).unwrap();
         let mut last = None;
         while let Some(chunk) = chunks.recv().await {
             last = Some(chunk);

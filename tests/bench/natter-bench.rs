@@ -11,6 +11,8 @@
 //! The same probes run idle first. Prints one JSON line: medians over
 //! rounds, ratios to the baselines, latency percentiles, CPU seconds per
 //! GiB on each side, and the peak RSS of server and client.
+//! `--pace-mib-s N` caps Natter's uploads at N MiB/s, to show what chat
+//! latency a transfer that leaves the CPU some room gives.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -44,6 +46,11 @@ enum Bench {
         /// Working directory (default: a temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Send Natter's uploads no faster than this (MiB/s), to see what
+        /// chat latency a paced transfer leaves; the baselines stay at full
+        /// speed.
+        #[arg(long)]
+        pace_mib_s: Option<u64>,
     },
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
@@ -56,7 +63,12 @@ enum Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
-        Bench::Transfer { mib, rounds, dir } => transfer(mib, rounds.max(1), dir).await,
+        Bench::Transfer {
+            mib,
+            rounds,
+            dir,
+            pace_mib_s,
+        } => transfer(mib, rounds.max(1), dir, pace_mib_s).await,
         Bench::Serve { dir } => serve(&dir).await,
     }
 }
@@ -413,7 +425,12 @@ fn medians(runs: &[Upload]) -> Medians {
     }
 }
 
-async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn transfer(
+    mib: u64,
+    rounds: usize,
+    dir: Option<PathBuf>,
+    pace_mib_s: Option<u64>,
+) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
@@ -478,12 +495,13 @@ async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Resu
         let connection = client.connection().context("connected")?;
         let cancel = tokio_util::sync::CancellationToken::new();
         let upload = async {
-            let stats = media::upload(
+            let stats = media::upload_paced(
                 &connection,
                 MediaKind::File,
                 &file,
                 hash,
                 size,
+                pace_mib_s.map(|m| m << 20),
                 &cancel,
                 |_, _, _| {},
             )
@@ -527,6 +545,7 @@ async fn transfer(mib: u64, rounds: usize, dir: Option<PathBuf>) -> anyhow::Resu
         "bench": "transfer",
         "file_mib": mib,
         "rounds": rounds,
+        "natter_pace_mib_s": pace_mib_s,
         "natter_mib_s": rounded(natter.mib_s, 1),
         "bare_quinn_mib_s": rounded(bare.mib_s, 1),
         "ratio_to_bare": rounded(natter.mib_s / bare.mib_s, 3),
