@@ -59,7 +59,7 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_TRANSFERS", default_value_t = 8)]
     pub max_transfers: u32,
 
-    /// Uploads receiving at once across all connections (each holds 2 MiB
+    /// Uploads receiving at once across all connections (each holds 4 MiB
     /// of buffers); more wait for a turn.
     #[arg(long, env = "NATTER_MAX_UPLOADS", default_value_t = 64)]
     pub max_uploads: u32,
