@@ -69,7 +69,7 @@ impl Server {
                 config.login_failures_per_address,
             ),
             sequencer: tokio::sync::Mutex::new(()),
-            uploads: Semaphore::new(config.max_uploads.max(1) as usize),
+            uploads: Arc::new(Semaphore::new(config.max_uploads.max(1) as usize)),
             config,
         });
         Ok(Self {

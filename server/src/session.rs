@@ -34,7 +34,7 @@ pub struct Context {
     pub throttle: LoginThrottle,
     pub blobs: crate::media::BlobDir,
     /// Turns for uploads, `max_uploads` of them: bounds upload buffers.
-    pub uploads: tokio::sync::Semaphore,
+    pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
     /// Held while a message is stored and published: see [`crate::router`].
     pub sequencer: tokio::sync::Mutex<()>,
 }

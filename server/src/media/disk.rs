@@ -12,7 +12,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read as _};
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
 use natter_common::BlobHash;
@@ -97,13 +96,15 @@ impl Chunk {
 }
 
 /// An upload's partial file, open for appending after the prefix it
-/// already holds, and the hash of everything in it. Every method blocks.
+/// already holds, and the hash of everything in it. Holds an exclusive
+/// lock on the file while it lives, so a resumed upload waits for the disk
+/// thread of an interrupted one to finish. Every method blocks.
 pub struct Partial {
-    path: PathBuf,
+    /// Opened through the page cache, locked; used for the prefix, tails
+    /// and whatever direct I/O turns down.
+    file: File,
     /// Opened with `O_DIRECT`, while direct writes work.
     direct: Option<File>,
-    /// Opened through the page cache, once something needs it.
-    buffered: Option<File>,
     hasher: blake3::Hasher,
     len: u64,
 }
@@ -112,13 +113,14 @@ impl Partial {
     /// Opens (or creates) the partial file for a blob of `size` bytes and
     /// hashes what it holds. The prefix kept is cut to whole [`ALIGN`]
     /// blocks; a file longer than the blob is garbage and starts over.
-    pub fn open(path: PathBuf, size: u64) -> std::io::Result<Self> {
+    pub fn open(path: &Path, size: u64) -> std::io::Result<Self> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)?;
+            .open(path)?;
+        file.lock()?;
         let mut len = file.metadata()?.len();
         if len > size {
             len = 0;
@@ -134,11 +136,9 @@ impl Partial {
             hashed += want as u64;
         }
         file.set_len(keep)?;
-        let direct = open_direct(&path)?;
         Ok(Self {
-            path,
-            buffered: if direct.is_some() { None } else { Some(file) },
-            direct,
+            direct: open_direct(path)?,
+            file,
             hasher,
             len: keep,
         })
@@ -158,7 +158,7 @@ impl Partial {
             let aligned =
                 bytes.as_ptr().align_offset(ALIGN) == 0 && self.len.is_multiple_of(ALIGN as u64);
             while aligned && done < whole {
-                match direct.write_at(&bytes[done..whole], self.len) {
+                match write_at(direct, &bytes[done..whole], self.len) {
                     Ok(0) => return Err(ErrorKind::WriteZero.into()),
                     Ok(n) => {
                         done += n;
@@ -180,29 +180,38 @@ impl Partial {
                 self.direct = None;
             }
         }
-        if done < bytes.len() {
-            let at = self.len;
-            self.buffered()?.write_all_at(&bytes[done..], at)?;
-            self.len += (bytes.len() - done) as u64;
+        while done < bytes.len() {
+            match write_at(&self.file, &bytes[done..], self.len) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    done += n;
+                    self.len += n as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
 
     /// Makes the bytes durable and returns the hash of the whole file.
-    pub fn finish(mut self) -> std::io::Result<BlobHash> {
-        match (&self.buffered, &self.direct) {
-            (Some(file), _) | (None, Some(file)) => file.sync_all()?,
-            (None, None) => self.buffered()?.sync_all()?,
-        }
+    /// The lock goes with it.
+    pub fn finish(self) -> std::io::Result<BlobHash> {
+        // One file, whichever handle wrote: this flushes all of it.
+        self.file.sync_all()?;
         Ok(BlobHash(*self.hasher.finalize().as_bytes()))
     }
+}
 
-    fn buffered(&mut self) -> std::io::Result<&File> {
-        if self.buffered.is_none() {
-            self.buffered = Some(OpenOptions::new().write(true).open(&self.path)?);
-        }
-        Ok(self.buffered.as_ref().expect("just opened"))
-    }
+/// Writes at `offset` without moving a shared cursor.
+#[cfg(unix)]
+fn write_at(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::write_at(file, bytes, offset)
+}
+
+#[cfg(windows)]
+fn write_at(file: &File, bytes: &[u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_write(file, bytes, offset)
 }
 
 /// The partial file opened for direct writes, or `None` where the file
@@ -250,7 +259,7 @@ mod tests {
         let path = dir.path().join("a.part");
         // Whole chunks, then a tail that is not whole blocks.
         let bytes = pattern(3 * CHUNK + 1000, 1);
-        let mut partial = Partial::open(path.clone(), bytes.len() as u64).unwrap();
+        let mut partial = Partial::open(&path, bytes.len() as u64).unwrap();
         append_in_chunks(&mut partial, &bytes);
         assert_eq!(partial.len(), bytes.len() as u64);
         let hash = partial.finish().unwrap();
@@ -266,7 +275,7 @@ mod tests {
         // An earlier upload stopped 100 bytes into a block.
         let cut = CHUNK + ALIGN + 100;
         std::fs::write(&path, &bytes[..cut]).unwrap();
-        let mut partial = Partial::open(path.clone(), bytes.len() as u64).unwrap();
+        let mut partial = Partial::open(&path, bytes.len() as u64).unwrap();
         assert_eq!(partial.len(), (CHUNK + ALIGN) as u64);
         let rest = &bytes[partial.len() as usize..];
         append_in_chunks(&mut partial, rest);
@@ -280,7 +289,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.part");
         std::fs::write(&path, pattern(3 * ALIGN, 3)).unwrap();
-        let partial = Partial::open(path.clone(), ALIGN as u64).unwrap();
+        let partial = Partial::open(&path, ALIGN as u64).unwrap();
         assert_eq!(partial.len(), 0);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     }
@@ -290,10 +299,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.part");
         let bytes = pattern(2 * ALIGN + 1, 4);
-        let mut partial = Partial::open(path.clone(), 3 * ALIGN as u64).unwrap();
+        let mut partial = Partial::open(&path, 3 * ALIGN as u64).unwrap();
         // A slice one byte into a Vec is never ALIGN-aligned.
         partial.append(&bytes[1..]).unwrap();
         partial.finish().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), &bytes[1..]);
+    }
+
+    #[test]
+    fn a_partial_is_locked_until_it_is_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.part");
+        let partial = Partial::open(&path, ALIGN as u64).unwrap();
+        let other = OpenOptions::new().write(true).open(&path).unwrap();
+        assert!(other.try_lock().is_err(), "a second upload would not wait");
+        partial.finish().unwrap();
+        other.try_lock().unwrap();
     }
 }

@@ -159,9 +159,10 @@ async fn put(
         return reply(send, TransferReply::Stored).await;
     }
 
-    // A turn among the uploads receiving at once, held to the end.
+    // A turn among the uploads receiving at once, held until the disk
+    // thread lets go of its buffers.
     let wait = Duration::from_secs(ctx.config.upload_wait_secs);
-    let _turn = match tokio::time::timeout(wait, ctx.uploads.acquire()).await {
+    let turn = match tokio::time::timeout(wait, ctx.uploads.clone().acquire_owned()).await {
         Ok(Ok(turn)) => turn,
         Ok(Err(_)) => return Err(internal("the upload slots are closed")),
         Err(_) => {
@@ -175,7 +176,7 @@ async fn put(
     let partial = ctx.blobs.partial(account, &hash);
     let opened = {
         let path = partial.clone();
-        tokio::task::spawn_blocking(move || Partial::open(path, size))
+        tokio::task::spawn_blocking(move || Partial::open(&path, size))
             .await
             .map_err(internal)?
             .map_err(internal)?
@@ -185,7 +186,7 @@ async fn put(
     info!(%hash, size, offset, "receiving upload");
 
     let started = std::time::Instant::now();
-    let received = receive(recv, opened, size).await;
+    let received = receive(recv, opened, size, turn).await;
     let digest = match received {
         Ok(digest) => digest,
         Err(Failure::Refused(r)) => {
@@ -215,6 +216,10 @@ async fn put(
     reply(send, TransferReply::Stored).await
 }
 
+/// An upload that sends nothing for this long is dropped (its partial file
+/// stays for a resume), so it cannot hold a turn forever.
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Buffers per upload: one being filled, the rest queued for or at the
 /// disk thread. Bounds an upload's memory to about 4 MiB.
 const POOL: usize = 4;
@@ -223,12 +228,19 @@ const POOL: usize = 4;
 /// The network side fills whole buffers; a blocking thread hashes and
 /// writes them and hands them back, so disk and hashing overlap with
 /// receiving and never occupy the async workers. Returns the hash of the
-/// whole blob, once it is on disk.
-async fn receive(recv: &mut RecvStream, partial: Partial, size: u64) -> Result<BlobHash, Failure> {
+/// whole blob, once it is on disk. The disk thread keeps `turn` (and the
+/// partial file's lock) until it is done, even if this task is cancelled.
+async fn receive(
+    recv: &mut RecvStream,
+    partial: Partial,
+    size: u64,
+    turn: tokio::sync::OwnedSemaphorePermit,
+) -> Result<BlobHash, Failure> {
     let (full_tx, mut full_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
     let (free_tx, mut free_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
     let mut have = partial.len();
     let disk = tokio::task::spawn_blocking(move || -> std::io::Result<Partial> {
+        let _turn = turn;
         let mut partial = partial;
         while let Some(mut chunk) = full_rx.blocking_recv() {
             partial.append(chunk.bytes())?;
@@ -248,7 +260,14 @@ async fn receive(recv: &mut RecvStream, partial: Partial, size: u64) -> Result<B
     let mut waited = Duration::ZERO;
     let outcome = loop {
         if carry.is_empty() {
-            match recv.read_chunk(usize::MAX, true).await {
+            let next = tokio::time::timeout(STALL_TIMEOUT, recv.read_chunk(usize::MAX, true));
+            let Ok(next) = next.await else {
+                break Err(Failure::Lost(format!(
+                    "no data for {} s",
+                    STALL_TIMEOUT.as_secs()
+                )));
+            };
+            match next {
                 Ok(Some(piece)) => {
                     if have + piece.bytes.len() as u64 > size {
                         break Err(Refusal::Malformed(format!(
@@ -293,8 +312,9 @@ async fn receive(recv: &mut RecvStream, partial: Partial, size: u64) -> Result<B
     }
     drop(full_tx);
     let written = disk.await.map_err(internal)?;
-    outcome?;
+    // A disk error says more than what it made the network side do.
     let partial = written.map_err(internal)?;
+    outcome?;
     if have != size {
         return Err(
             Refusal::Malformed(format!("stream ended after {have} of {size} bytes")).into(),
