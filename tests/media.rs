@@ -468,11 +468,37 @@ async fn chat_flows_in_order_while_a_large_transfer_runs() {
     within("the upload", upload).await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn uploads_past_the_server_wide_limit_wait_for_a_turn_or_are_told_busy() {
+/// Starts an upload of `path` on `client`'s connection and sends none of
+/// its bytes: the server has given it a turn once this returns.
+async fn hold_an_upload(client: &Client, path: &Path) -> (quinn::SendStream, quinn::RecvStream) {
     use natter_common::codec;
     use natter_common::protocol::{TransferHeader, TransferReply};
+    let (hash, size) = media::hash_file(path).await.unwrap();
+    let (mut send, mut recv) = client.connection().unwrap().open_bi().await.unwrap();
+    let put = TransferHeader::Put {
+        kind: MediaKind::File,
+        hash,
+        size,
+    };
+    codec::write_frame(&mut send, &put).await.unwrap();
+    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
+    assert_eq!(reply, Some(TransferReply::SendFrom { offset: 0 }));
+    (send, recv)
+}
 
+/// Sends the held upload's bytes and waits for the server to store them.
+async fn finish_held_upload(held: (quinn::SendStream, quinn::RecvStream), path: &Path) {
+    use natter_common::codec;
+    use natter_common::protocol::TransferReply;
+    let (mut send, mut recv) = held;
+    send.write_all(&std::fs::read(path).unwrap()).await.unwrap();
+    send.finish().unwrap();
+    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
+    assert_eq!(reply, Some(TransferReply::Stored));
+}
+
+#[tokio::test]
+async fn uploads_past_the_server_wide_limit_are_told_busy_when_they_may_not_wait() {
     let server = TestServer::start_with(|c| {
         c.max_uploads = 1;
         c.upload_wait_secs = 0;
@@ -485,19 +511,9 @@ async fn uploads_past_the_server_wide_limit_wait_for_a_turn_or_are_told_busy() {
     random_file(&held, MIB, "held");
     random_file(&other, MIB, "other");
 
-    // Alice starts an upload and sends nothing yet: she has the one turn.
-    let (hash, size) = media::hash_file(&held).await.unwrap();
-    let (mut send, mut recv) = alice.connection().unwrap().open_bi().await.unwrap();
-    let put = TransferHeader::Put {
-        kind: MediaKind::File,
-        hash,
-        size,
-    };
-    codec::write_frame(&mut send, &put).await.unwrap();
-    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
-    assert_eq!(reply, Some(TransferReply::SendFrom { offset: 0 }));
-
-    // Bob is told the server is busy, before any of his bytes move.
+    // Alice has the one turn; Bob is told the server is busy, before any
+    // of his bytes move.
+    let holding = hold_an_upload(&alice, &held).await;
     let (other_hash, other_size) = media::hash_file(&other).await.unwrap();
     let (_, cancel) = bob.new_transfer();
     let mut moved = 0;
@@ -520,12 +536,7 @@ async fn uploads_past_the_server_wide_limit_wait_for_a_turn_or_are_told_busy() {
     assert_eq!(moved, 0);
 
     // Alice's upload completes and gives the turn back; Bob's then goes.
-    send.write_all(&std::fs::read(&held).unwrap())
-        .await
-        .unwrap();
-    send.finish().unwrap();
-    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
-    assert_eq!(reply, Some(TransferReply::Stored));
+    finish_held_upload(holding, &held).await;
     let (id, cancel) = bob.new_transfer();
     bob.upload_now(MediaKind::File, &other, id, &cancel)
         .await
@@ -536,4 +547,33 @@ async fn uploads_past_the_server_wide_limit_wait_for_a_turn_or_are_told_busy() {
         .join(&other_hash.to_hex()[..2])
         .join(other_hash.to_hex())
         .exists());
+}
+
+#[tokio::test]
+async fn an_upload_past_the_server_wide_limit_waits_for_a_turn() {
+    // The default wait (30 s) is far longer than this test.
+    let server = TestServer::start_with(|c| c.max_uploads = 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, _a) = member(&server, dir.path(), "alice").await;
+    let (bob, _b) = member(&server, dir.path(), "bob").await;
+    let (held, other) = (dir.path().join("held.bin"), dir.path().join("other.bin"));
+    random_file(&held, 16 * MIB, "held");
+    random_file(&other, MIB, "other");
+
+    let holding = hold_an_upload(&alice, &held).await;
+    // Bob asks while Alice holds the turn: his header is one small frame,
+    // hers still has 16 MiB to send, hash and sync, so he asks first in
+    // all but a freak schedule. He must wait, not be refused.
+    let waiting = tokio::spawn({
+        let (bob, other) = (bob.clone(), other.clone());
+        async move {
+            let (id, cancel) = bob.new_transfer();
+            bob.upload_now(MediaKind::File, &other, id, &cancel).await
+        }
+    });
+    finish_held_upload(holding, &held).await;
+    within("Bob's upload after Alice's", waiting)
+        .await
+        .unwrap()
+        .unwrap();
 }

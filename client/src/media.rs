@@ -409,8 +409,12 @@ fn read_ahead(
         while at < size {
             if let Some(rate) = max_rate.filter(|&r| r > 0) {
                 let due = Duration::from_secs_f64((at - offset) as f64 / rate as f64);
-                if let Some(early) = due.checked_sub(started.elapsed()) {
-                    std::thread::sleep(early);
+                // In short naps, so a cancelled upload frees the thread soon.
+                while let Some(early) = due.checked_sub(started.elapsed()) {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    std::thread::sleep(early.min(Duration::from_millis(50)));
                 }
             }
             let want = (size - at).min(CHUNK as u64) as usize;
@@ -487,18 +491,24 @@ pub async fn upload_paced(
     let mut chunks = read_ahead(path, offset, size, max_rate).map_err(io_error)?;
     let mut meter = Meter::new(offset, size, progress);
     let mut done = offset;
+    let cancelled = |send: &mut quinn::SendStream| {
+        let _ = send.reset(0u32.into());
+        Err(ClientError::Closed("transfer cancelled".into()))
+    };
     while done < size {
-        let chunk = match chunks.recv().await {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return cancelled(&mut send),
+            next = chunks.recv() => next,
+        };
+        let chunk = match next {
             Some(chunk) => chunk.map_err(io_error)?,
             None => return Err(ClientError::Closed("the file reader stopped".into())),
         };
         let n = chunk.len() as u64;
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => {
-                let _ = send.reset(0u32.into());
-                return Err(ClientError::Closed("transfer cancelled".into()));
-            }
+            _ = cancel.cancelled() => return cancelled(&mut send),
             r = send.write_chunk(chunk) => r.map_err(lost)?,
         }
         done += n;
