@@ -29,6 +29,17 @@ async fn member(server: &TestServer, dir: &Path, user: &str) -> (Client, natter_
     .await
 }
 
+/// Whether the server's blob store holds `hash`.
+fn stored(server: &TestServer, hash: &BlobHash) -> bool {
+    let hex = hash.to_hex();
+    server
+        .data_dir
+        .join("blobs")
+        .join(&hex[..2])
+        .join(&hex)
+        .exists()
+}
+
 async fn expect_media(events: &mut natter_client::Events) -> (Content, MediaRef) {
     expect(events, "a picture or file message", |e| match e {
         ClientEvent::Message(m) => m
@@ -305,12 +316,7 @@ async fn a_corrupted_upload_is_rejected_and_leaves_nothing() {
             .count(),
         0
     );
-    assert!(!server
-        .data_dir
-        .join("blobs")
-        .join(&claimed.to_hex()[..2])
-        .join(claimed.to_hex())
-        .exists());
+    assert!(!stored(&server, &claimed));
 
     // Nothing can reference it.
     let media = MediaRef {
@@ -541,12 +547,7 @@ async fn uploads_past_the_server_wide_limit_are_told_busy_when_they_may_not_wait
     bob.upload_now(MediaKind::File, &other, id, &cancel)
         .await
         .unwrap();
-    assert!(server
-        .data_dir
-        .join("blobs")
-        .join(&other_hash.to_hex()[..2])
-        .join(other_hash.to_hex())
-        .exists());
+    assert!(stored(&server, &other_hash));
 }
 
 #[tokio::test]

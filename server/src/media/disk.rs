@@ -157,41 +157,27 @@ impl Partial {
             let whole = bytes.len() - bytes.len() % ALIGN;
             let aligned =
                 bytes.as_ptr().align_offset(ALIGN) == 0 && self.len.is_multiple_of(ALIGN as u64);
-            while aligned && done < whole {
-                match write_at(direct, &bytes[done..whole], self.len) {
-                    Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                    Ok(n) => {
-                        done += n;
-                        self.len += n as u64;
-                    }
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            if aligned && whole > 0 {
+                let (n, stopped) = write_at_most(direct, &bytes[..whole], self.len);
+                done = n;
+                self.len += n as u64;
+                match stopped {
+                    None => {}
                     // The file system turned the write down: use the page
                     // cache from here on.
-                    Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                        self.direct = None;
-                        break;
-                    }
-                    Err(e) => return Err(e),
+                    Some(e) if e.kind() == ErrorKind::InvalidInput => self.direct = None,
+                    Some(e) => return Err(e),
+                }
+                // A direct write that stopped mid-block would leave the
+                // next one unaligned.
+                if !done.is_multiple_of(ALIGN) {
+                    self.direct = None;
                 }
             }
-            // A direct write that stopped mid-block would leave the next
-            // one unaligned.
-            if !done.is_multiple_of(ALIGN) {
-                self.direct = None;
-            }
         }
-        while done < bytes.len() {
-            match write_at(&self.file, &bytes[done..], self.len) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    done += n;
-                    self.len += n as u64;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        let (n, stopped) = write_at_most(&self.file, &bytes[done..], self.len);
+        self.len += n as u64;
+        stopped.map_or(Ok(()), Err)
     }
 
     /// Makes the bytes durable and returns the hash of the whole file.
@@ -201,6 +187,21 @@ impl Partial {
         self.file.sync_all()?;
         Ok(BlobHash(*self.hasher.finalize().as_bytes()))
     }
+}
+
+/// Writes `bytes` at `offset`, retrying short writes; how many bytes
+/// landed, and the error that stopped it short, if one did.
+fn write_at_most(file: &File, bytes: &[u8], offset: u64) -> (usize, Option<std::io::Error>) {
+    let mut done = 0;
+    while done < bytes.len() {
+        match write_at(file, &bytes[done..], offset + done as u64) {
+            Ok(0) => return (done, Some(ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return (done, Some(e)),
+        }
+    }
+    (done, None)
 }
 
 /// Writes at `offset` without moving a shared cursor.
