@@ -578,3 +578,31 @@ async fn an_upload_past_the_server_wide_limit_waits_for_a_turn() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_stalled_upload_is_dropped_and_frees_its_turn() {
+    // Uploads that send nothing for the idle timeout are dropped.
+    let server = TestServer::start_with(|c| {
+        c.max_uploads = 1;
+        c.upload_wait_secs = 0;
+        c.idle_timeout_secs = 1;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, _a) = member(&server, dir.path(), "alice").await;
+    let (bob, _b) = member(&server, dir.path(), "bob").await;
+    let (held, other) = (dir.path().join("held.bin"), dir.path().join("other.bin"));
+    random_file(&held, MIB, "held");
+    random_file(&other, MIB, "other");
+
+    let (send, _recv) = hold_an_upload(&alice, &held).await;
+    within("the server to stop the stalled upload", send.stopped())
+        .await
+        .unwrap();
+    let (id, cancel) = bob.new_transfer();
+    bob.upload_now(MediaKind::File, &other, id, &cancel)
+        .await
+        .unwrap();
+    // Alice's connection is still up: only her upload was dropped.
+    alice.ping().await.unwrap();
+}

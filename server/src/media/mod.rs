@@ -186,7 +186,10 @@ async fn put(
     info!(%hash, size, offset, "receiving upload");
 
     let started = std::time::Instant::now();
-    let received = receive(recv, opened, size, turn).await;
+    // An upload that sends nothing for as long as a connection may stay
+    // idle is dropped (its partial file stays), so it cannot hold a turn.
+    let stall = Duration::from_secs(ctx.config.idle_timeout_secs.max(1));
+    let received = receive(recv, opened, size, turn, stall).await;
     let digest = match received {
         Ok(digest) => digest,
         Err(Failure::Refused(r)) => {
@@ -216,10 +219,6 @@ async fn put(
     reply(send, TransferReply::Stored).await
 }
 
-/// An upload that sends nothing for this long is dropped (its partial file
-/// stays for a resume), so it cannot hold a turn forever.
-const STALL_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Buffers per upload: one being filled, the rest queued for or at the
 /// disk thread. Bounds an upload's memory to about 4 MiB.
 const POOL: usize = 4;
@@ -235,6 +234,7 @@ async fn receive(
     partial: Partial,
     size: u64,
     turn: tokio::sync::OwnedSemaphorePermit,
+    stall_after: Duration,
 ) -> Result<BlobHash, Failure> {
     let (full_tx, mut full_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
     let (free_tx, mut free_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
@@ -258,14 +258,28 @@ async fn receive(
     // Time spent waiting for the disk: says when the disk, not the
     // network, sets the pace.
     let mut waited = Duration::ZERO;
+    // One timer for the whole upload, checked each time it fires (so a
+    // stall is noticed after one to two periods): a timer per read would
+    // cost more than the hashing.
+    let stall = tokio::time::sleep(stall_after);
+    tokio::pin!(stall);
+    let mut have_at_check = have;
     let outcome = loop {
         if carry.is_empty() {
-            let next = tokio::time::timeout(STALL_TIMEOUT, recv.read_chunk(usize::MAX, true));
-            let Ok(next) = next.await else {
-                break Err(Failure::Lost(format!(
-                    "no data for {} s",
-                    STALL_TIMEOUT.as_secs()
-                )));
+            let next = tokio::select! {
+                biased;
+                next = recv.read_chunk(usize::MAX, true) => next,
+                () = &mut stall => {
+                    if have == have_at_check {
+                        break Err(Failure::Lost(format!(
+                            "no data for {} s",
+                            stall_after.as_secs()
+                        )));
+                    }
+                    have_at_check = have;
+                    stall.as_mut().reset(tokio::time::Instant::now() + stall_after);
+                    continue;
+                }
             };
             match next {
                 Ok(Some(piece)) => {
