@@ -503,19 +503,53 @@ async fn finish_held_upload(held: (quinn::SendStream, quinn::RecvStream), path: 
     assert_eq!(reply, Some(TransferReply::Stored));
 }
 
-#[tokio::test]
-async fn uploads_past_the_server_wide_limit_are_told_busy_when_they_may_not_wait() {
+/// Alice and Bob on a server with one upload turn, each with a file to
+/// send: Alice's `held` (of `held_mib` MiB), Bob's 1 MiB `other`.
+struct OneTurn {
+    server: TestServer,
+    alice: Client,
+    bob: Client,
+    held: std::path::PathBuf,
+    other: std::path::PathBuf,
+    _keep: (
+        tempfile::TempDir,
+        natter_client::Events,
+        natter_client::Events,
+    ),
+}
+
+async fn one_turn(tweak: impl FnOnce(&mut natter_server::Config), held_mib: u64) -> OneTurn {
     let server = TestServer::start_with(|c| {
         c.max_uploads = 1;
-        c.upload_wait_secs = 0;
+        tweak(c);
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (alice, _a) = member(&server, dir.path(), "alice").await;
-    let (bob, _b) = member(&server, dir.path(), "bob").await;
+    let (alice, a) = member(&server, dir.path(), "alice").await;
+    let (bob, b) = member(&server, dir.path(), "bob").await;
     let (held, other) = (dir.path().join("held.bin"), dir.path().join("other.bin"));
-    random_file(&held, MIB, "held");
+    random_file(&held, held_mib * MIB, "held");
     random_file(&other, MIB, "other");
+    OneTurn {
+        server,
+        alice,
+        bob,
+        held,
+        other,
+        _keep: (dir, a, b),
+    }
+}
+
+#[tokio::test]
+async fn uploads_past_the_server_wide_limit_are_told_busy_when_they_may_not_wait() {
+    let OneTurn {
+        server,
+        alice,
+        bob,
+        held,
+        other,
+        _keep,
+    } = one_turn(|c| c.upload_wait_secs = 0, 1).await;
 
     // Alice has the one turn; Bob is told the server is busy, before any
     // of his bytes move.
@@ -553,13 +587,14 @@ async fn uploads_past_the_server_wide_limit_are_told_busy_when_they_may_not_wait
 #[tokio::test]
 async fn an_upload_past_the_server_wide_limit_waits_for_a_turn() {
     // The default wait (30 s) is far longer than this test.
-    let server = TestServer::start_with(|c| c.max_uploads = 1).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, _a) = member(&server, dir.path(), "alice").await;
-    let (bob, _b) = member(&server, dir.path(), "bob").await;
-    let (held, other) = (dir.path().join("held.bin"), dir.path().join("other.bin"));
-    random_file(&held, 16 * MIB, "held");
-    random_file(&other, MIB, "other");
+    let OneTurn {
+        alice,
+        bob,
+        held,
+        other,
+        _keep,
+        server: _server,
+    } = one_turn(|_| {}, 16).await;
 
     let holding = hold_an_upload(&alice, &held).await;
     // Bob asks while Alice holds the turn: his header is one small frame,
@@ -582,18 +617,21 @@ async fn an_upload_past_the_server_wide_limit_waits_for_a_turn() {
 #[tokio::test]
 async fn a_stalled_upload_is_dropped_and_frees_its_turn() {
     // Uploads that send nothing for the idle timeout are dropped.
-    let server = TestServer::start_with(|c| {
-        c.max_uploads = 1;
-        c.upload_wait_secs = 0;
-        c.idle_timeout_secs = 1;
-    })
+    let OneTurn {
+        alice,
+        bob,
+        held,
+        other,
+        _keep,
+        server: _server,
+    } = one_turn(
+        |c| {
+            c.upload_wait_secs = 0;
+            c.idle_timeout_secs = 1;
+        },
+        1,
+    )
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, _a) = member(&server, dir.path(), "alice").await;
-    let (bob, _b) = member(&server, dir.path(), "bob").await;
-    let (held, other) = (dir.path().join("held.bin"), dir.path().join("other.bin"));
-    random_file(&held, MIB, "held");
-    random_file(&other, MIB, "other");
 
     let (send, _recv) = hold_an_upload(&alice, &held).await;
     within("the server to stop the stalled upload", send.stopped())
