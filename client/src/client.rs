@@ -685,9 +685,8 @@ impl Session {
                     }
                     Err(e) => {
                         tracing::debug!("reconnect failed: {e}");
-                        if let ClientError::Refused(Refusal::RateLimited { retry_after_secs }) = &e
-                        {
-                            hint = Some(Duration::from_secs((*retry_after_secs).into()));
+                        if let ClientError::Refused(Refusal::RateLimited { retry_after_ms }) = &e {
+                            hint = Some(Duration::from_millis((*retry_after_ms).into()));
                         }
                         reason = e.to_string();
                     }

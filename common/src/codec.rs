@@ -220,10 +220,10 @@ mod tests {
     #[test]
     fn golden_frames_match_the_protocol_document() {
         let hello = Hello {
-            version: 1,
+            version: 2,
             software: "cli".into(),
         };
-        assert_eq!(hex(&encode_frame(&hello).unwrap()), "050000000103636c69");
+        assert_eq!(hex(&encode_frame(&hello).unwrap()), "050000000203636c69");
 
         let ping = ClientMsg::Ping { nonce: 300 };
         assert_eq!(hex(&encode_frame(&ping).unwrap()), "0300000005ac02");

@@ -19,7 +19,7 @@ pub const ALPN: &[u8] = b"natter/1";
 
 /// Version carried in the hello. A peer speaking another one is refused
 /// with [`Refusal::VersionMismatch`].
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// QUIC application close codes. The close reason (UTF-8 text) says more.
 pub mod close {
@@ -103,7 +103,11 @@ pub enum ClientMsg {
     /// Liveness and round-trip probe; answered by [`ServerMsg::Pong`].
     Ping { nonce: u64 },
     /// Ends the session and forgets its token; the connection then closes.
+    /// Other sessions resumed from the same login end too.
     Logout,
+    /// Ends every session of this account and forgets all its tokens: every
+    /// device must log in with the password again.
+    LogoutEverywhere,
 }
 
 /// Messages a server sends on the control stream.
@@ -191,8 +195,11 @@ pub enum Refusal {
     WeakPassword { min_chars: u16 },
     #[error("password too long")]
     PasswordTooLong,
-    #[error("too many failed logins: try again in {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u32 },
+    /// Too many attempts or messages in too little time: logins, sign-ups
+    /// or sends. Try again after the delay; the client library does so by
+    /// itself for sends.
+    #[error("too many requests: try again in {} s", retry_after_ms.div_ceil(1000))]
+    RateLimited { retry_after_ms: u32 },
     #[error("the session expired or was logged out: log in again")]
     InvalidSession,
     #[error("log in first")]
@@ -215,6 +222,8 @@ pub enum Refusal {
     QuotaExceeded { used: u64, quota: u64, needed: u64 },
     #[error("no such picture or file")]
     NoSuchBlob,
+    /// Not sent by servers speaking version 2: a blob the user may not see
+    /// is refused as [`Refusal::NoSuchBlob`], so nobody learns it exists.
     #[error("not allowed to fetch this picture or file")]
     Forbidden,
     #[error("the uploaded bytes do not match their hash")]
@@ -225,6 +234,11 @@ pub enum Refusal {
     Busy(String),
     #[error("internal server error")]
     Internal,
+    /// A transient failure (storage busy or full): nothing was stored, and
+    /// the same request may succeed later. The client library retries sends
+    /// that get it.
+    #[error("the server cannot store this right now: try again shortly")]
+    Unavailable,
 }
 
 /// Whether a picture or a file moves on a transfer stream. They are stored

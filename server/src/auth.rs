@@ -123,9 +123,9 @@ impl LoginThrottle {
         for (window, limit) in blocked.into_iter().flatten() {
             let age = now.duration_since(window.started);
             if age < WINDOW && window.failures >= limit {
-                let retry = (WINDOW - age).as_secs().max(1) as u32;
+                let retry = (WINDOW - age).as_millis().max(1) as u32;
                 return Err(Refusal::RateLimited {
-                    retry_after_secs: retry,
+                    retry_after_ms: retry,
                 });
             }
         }

@@ -30,6 +30,23 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_CONNECTIONS", default_value_t = 1000)]
     pub max_connections: usize,
 
+    /// Most connections from one IP address, logged in or not (a shared
+    /// NAT puts many users behind one address: keep this generous).
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+    pub max_connections_per_address: usize,
+
+    /// Most connections from one IP address that have not logged in yet.
+    #[arg(
+        long,
+        env = "NATTER_MAX_UNAUTHENTICATED_PER_ADDRESS",
+        default_value_t = 8
+    )]
+    pub max_unauthenticated_per_address: usize,
+
+    /// Most sessions one account may have open at once (devices).
+    #[arg(long, env = "NATTER_MAX_SESSIONS_PER_ACCOUNT", default_value_t = 8)]
+    pub max_sessions_per_account: usize,
+
     /// Seconds a new connection has to log in before it is closed.
     #[arg(long, env = "NATTER_AUTH_TIMEOUT_SECS", default_value_t = 10)]
     pub auth_timeout_secs: u64,
@@ -68,13 +85,71 @@ pub struct Config {
     #[arg(long, env = "NATTER_UPLOAD_WAIT_SECS", default_value_t = 30)]
     pub upload_wait_secs: u64,
 
-    /// Failed logins allowed per account per minute.
+    /// Of `--max-uploads`, the most one user may hold at once (all their
+    /// connections together).
+    #[arg(long, env = "NATTER_MAX_UPLOADS_PER_USER", default_value_t = 4)]
+    pub max_uploads_per_user: u32,
+
+    /// An upload slower than this many KiB/s over a window of
+    /// `--idle-timeout-secs` is dropped (its partial file stays for a
+    /// resume), so a trickle cannot hold a turn.
+    #[arg(long, env = "NATTER_MIN_UPLOAD_KIB_S", default_value_t = 16)]
+    pub min_upload_kib_s: u64,
+
+    /// Unfinished uploads one user may keep on disk; starting another past
+    /// this is refused until one finishes or expires.
+    #[arg(long, env = "NATTER_MAX_PARTIALS_PER_USER", default_value_t = 16)]
+    pub max_partials_per_user: u32,
+
+    /// Hours an unfinished upload is kept for a resume before the sweeper
+    /// deletes it and releases its quota reservation.
+    #[arg(long, env = "NATTER_PARTIAL_MAX_AGE_HOURS", default_value_t = 24)]
+    pub partial_max_age_hours: u64,
+
+    /// Downloads sending at once across all connections (each holds a
+    /// 1 MiB buffer); more wait for a turn like uploads.
+    #[arg(long, env = "NATTER_MAX_DOWNLOADS", default_value_t = 64)]
+    pub max_downloads: u32,
+
+    /// Of `--max-downloads`, the most one user may hold at once.
+    #[arg(long, env = "NATTER_MAX_DOWNLOADS_PER_USER", default_value_t = 8)]
+    pub max_downloads_per_user: u32,
+
+    /// Messages one user may send per second, on average.
+    #[arg(long, env = "NATTER_MESSAGES_PER_SEC", default_value_t = 5)]
+    pub messages_per_sec: u32,
+
+    /// Messages one user may send in a burst above that average.
+    #[arg(long, env = "NATTER_MESSAGE_BURST", default_value_t = 30)]
+    pub message_burst: u32,
+
+    /// Password guesses allowed per account per minute from addresses that
+    /// never logged into it. Addresses that did (and devices holding a
+    /// token) are not held back by strangers' guesses.
     #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     pub login_failures_per_account: u32,
 
-    /// Failed logins allowed per client address per minute.
+    /// Password guesses allowed per client address per minute.
     #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20)]
     pub login_failures_per_address: u32,
+
+    /// Accounts one IP address may register per hour.
+    #[arg(
+        long,
+        env = "NATTER_REGISTRATIONS_PER_ADDRESS_PER_HOUR",
+        default_value_t = 10
+    )]
+    pub registrations_per_address_per_hour: u32,
+
+    /// Password hashes computed at once (each holds ~19 MiB); 0 means one
+    /// per CPU core.
+    #[arg(long, env = "NATTER_HASH_WORKERS", default_value_t = 0)]
+    pub hash_workers: usize,
+
+    /// Seconds a login or sign-up waits for a hashing worker before it is
+    /// refused as busy.
+    #[arg(long, env = "NATTER_HASH_WAIT_SECS", default_value_t = 5)]
+    pub hash_wait_secs: u64,
 
     /// Days a login token stays valid for resuming without the password.
     #[arg(long, env = "NATTER_TOKEN_DAYS", default_value_t = 30)]
@@ -91,6 +166,9 @@ impl Config {
             cert: None,
             key: None,
             max_connections: 1000,
+            max_connections_per_address: 64,
+            max_unauthenticated_per_address: 8,
+            max_sessions_per_account: 8,
             auth_timeout_secs: 10,
             idle_timeout_secs: 30,
             session_queue: 1024,
@@ -100,8 +178,19 @@ impl Config {
             max_transfers: 8,
             max_uploads: 64,
             upload_wait_secs: 30,
+            max_uploads_per_user: 4,
+            min_upload_kib_s: 16,
+            max_partials_per_user: 16,
+            partial_max_age_hours: 24,
+            max_downloads: 64,
+            max_downloads_per_user: 8,
+            messages_per_sec: 5,
+            message_burst: 30,
             login_failures_per_account: 5,
             login_failures_per_address: 20,
+            registrations_per_address_per_hour: 10,
+            hash_workers: 0,
+            hash_wait_secs: 5,
             token_days: 30,
         }
     }

@@ -251,7 +251,9 @@ async fn authenticate(
                 Err(refusal) => ServerMsg::Refused(refusal),
             },
             ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
-            ClientMsg::Logout => return Err(Close::new(close::NORMAL, "logged out")),
+            ClientMsg::Logout | ClientMsg::LogoutEverywhere => {
+                return Err(Close::new(close::NORMAL, "logged out"))
+            }
             ClientMsg::Send { client_id, .. } => ServerMsg::Rejected {
                 client_id,
                 reason: Refusal::NotAuthenticated,
@@ -531,7 +533,7 @@ impl Session<'_> {
                 }
             }
             ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
-            ClientMsg::Logout => {
+            ClientMsg::Logout | ClientMsg::LogoutEverywhere => {
                 let hash = self.login.token_hash;
                 let _ = self.ctx.store.call(move |s| s.drop_token(hash)).await;
                 return Err(Close::new(close::NORMAL, "logged out"));

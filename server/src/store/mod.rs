@@ -120,6 +120,14 @@ pub trait Store: Send + Sync + 'static {
     fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError>;
     /// Whether `account` uploaded the blob.
     fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError>;
+
+    // ---- logins: known addresses, throttling ----
+
+    // ---- media: reservations, partial uploads, reconciling ----
+
+    // ---- tokens and sessions ----
+
+    // ---- messages ----
 }
 
 /// Runs store calls on tokio's blocking pool so SQLite's fsyncs never stall

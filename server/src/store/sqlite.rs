@@ -405,6 +405,14 @@ impl Store for SqliteStore {
             &[&&hash.0[..], &account.0],
         )
     }
+
+    // ---- logins: known addresses, throttling ----
+
+    // ---- media: reservations, partial uploads, reconciling ----
+
+    // ---- tokens and sessions ----
+
+    // ---- messages ----
 }
 
 impl SqliteStore {
