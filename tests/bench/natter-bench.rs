@@ -13,6 +13,11 @@
 //! GiB on each side, and the peak RSS of server and client.
 //! `--pace-mib-s N` caps Natter's uploads at N MiB/s, to show what chat
 //! latency a transfer that leaves the CPU some room gives.
+//!
+//! `natter-bench abuse` (see [`abuse`]) measures what hostile clients can
+//! make the server hold, against an idle baseline in the same run.
+
+mod abuse;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -52,6 +57,22 @@ enum Bench {
         #[arg(long)]
         pace_mib_s: Option<u64>,
     },
+    /// What hostile clients can make the server hold (RSS), and what a
+    /// logged-in user's ping and another user's uploads feel meanwhile.
+    Abuse {
+        /// Connections from one address signing up and guessing at once.
+        #[arg(long, default_value_t = 100)]
+        guessers: usize,
+        /// Seconds each attack phase lasts.
+        #[arg(long, default_value_t = 15)]
+        secs: u64,
+        /// Connections one user opens to trickle uploads on every stream.
+        #[arg(long, default_value_t = 10)]
+        hog_connections: usize,
+        /// Working directory (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
     Serve {
@@ -69,6 +90,12 @@ async fn main() -> anyhow::Result<()> {
             dir,
             pace_mib_s,
         } => transfer(mib, rounds.max(1), dir, pace_mib_s).await,
+        Bench::Abuse {
+            guessers,
+            secs,
+            hog_connections,
+            dir,
+        } => abuse::abuse(guessers, secs.max(1), hog_connections, dir).await,
         Bench::Serve { dir } => serve(&dir).await,
     }
 }
