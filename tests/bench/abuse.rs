@@ -289,7 +289,7 @@ async fn guesser(
         };
         while Instant::now() < deadline {
             attempt += 1;
-            let msg = if attempt % 2 == 0 {
+            let msg = if attempt.is_multiple_of(2) {
                 ClientMsg::Register {
                     name: format!("spam{n}x{attempt}"),
                     password: "a perfectly fine password".into(),
