@@ -18,10 +18,9 @@ use natter_common::{
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, Instrument};
 
 use crate::admission::{self, Admission};
-use crate::auth::throttle::Origin;
 use crate::auth::{self, Hasher, LoginThrottle, SignUpThrottle};
 use crate::config::Config;
 use crate::hub::{Fanout, Outbound};
@@ -250,7 +249,7 @@ async fn authenticate(
         }
         let answer = match msg {
             ClientMsg::Register { name, password } => {
-                match register(ctx, &name, password, remote).await {
+                match auth::login::register(ctx, &name, password, remote).await {
                     Ok(user) => ServerMsg::Registered { user },
                     Err(refusal) => ServerMsg::Refused(refusal),
                 }
@@ -259,7 +258,7 @@ async fn authenticate(
                 name,
                 password,
                 since,
-            } => match login(ctx, &name, password, remote).await {
+            } => match auth::login::login(ctx, &name, password, remote).await {
                 Ok(account) => {
                     let seat = seat(ctx, send, &account).await?;
                     return Ok((start(ctx, send, account, since).await?, seat));
@@ -286,121 +285,6 @@ async fn authenticate(
             ClientMsg::History { .. } => ServerMsg::Refused(Refusal::NotAuthenticated),
         };
         write(send, &answer).await?;
-    }
-}
-
-/// Creates an account. Cheap refusals come first; a sign-up is counted
-/// against the address before its password is hashed, and given back if no
-/// account was created.
-async fn register(
-    ctx: &Context,
-    name: &str,
-    password: String,
-    remote: SocketAddr,
-) -> Result<natter_common::UserName, Refusal> {
-    let name = auth::check_new_account(name, &password)?;
-    let key = name.clone();
-    if ctx
-        .store
-        .call(move |s| s.account(key.as_str()))
-        .await
-        .map_err(store_failed)?
-        .is_some()
-    {
-        return Err(Refusal::NameTaken(name.to_string()));
-    }
-    let sign_up = ctx.sign_ups.reserve(remote.ip().to_canonical())?;
-    let hash = match ctx.hasher.hash(password).await {
-        Ok(hash) => hash,
-        Err(refusal) => {
-            ctx.sign_ups.refund(sign_up);
-            return Err(refusal);
-        }
-    };
-    let for_store = name.clone();
-    let created = ctx
-        .store
-        .call(move |s| s.create_account(&for_store, &hash))
-        .await;
-    match created {
-        Ok(account) => {
-            info!(user = %account.name, "registered");
-            Ok(account.name)
-        }
-        Err(e) => {
-            ctx.sign_ups.refund(sign_up);
-            match e {
-                crate::store::StoreError::NameTaken => Err(Refusal::NameTaken(name.to_string())),
-                e => Err(store_failed(e)),
-            }
-        }
-    }
-}
-
-fn store_failed(e: crate::store::StoreError) -> Refusal {
-    tracing::error!(error = %e, "store failed");
-    Refusal::Internal
-}
-
-/// Checks a password. The name is parsed before it is used for anything;
-/// the attempt is counted before the password is hashed and given back if
-/// it succeeds; an address that logged into the account before is counted
-/// apart from strangers (see [`crate::auth::throttle`]).
-async fn login(
-    ctx: &Context,
-    name: &str,
-    password: String,
-    remote: SocketAddr,
-) -> Result<Account, Refusal> {
-    let name = auth::check_name(name)?;
-    let ip = remote.ip().to_canonical();
-    let key = name.clone();
-    let account = ctx
-        .store
-        .call(move |s| s.account(key.as_str()))
-        .await
-        .map_err(store_failed)?;
-    let Some(account) = account else {
-        let _counted = ctx.throttle.reserve(None, ip, Origin::Stranger)?;
-        return Err(Refusal::UnknownUser(name.to_string()));
-    };
-    let id = account.id;
-    let known = ctx
-        .store
-        .call(move |s| s.is_known_address(id, ip))
-        .await
-        .map_err(store_failed)?;
-    let origin = if known {
-        Origin::Known
-    } else {
-        Origin::Stranger
-    };
-    let attempt = ctx.throttle.reserve(Some(id), ip, origin)?;
-    match ctx
-        .hasher
-        .verify(password, account.password_hash.clone())
-        .await
-    {
-        Ok(true) => {
-            ctx.throttle.refund(attempt);
-            let now = Timestamp::now();
-            if let Err(e) = ctx
-                .store
-                .call(move |s| s.remember_address(id, ip, now))
-                .await
-            {
-                warn!(error = %e, "could not remember the login address");
-            }
-            Ok(account)
-        }
-        Ok(false) => {
-            warn!(user = %account.name, %remote, "wrong password");
-            Err(Refusal::WrongPassword)
-        }
-        Err(refusal) => {
-            ctx.throttle.refund(attempt);
-            Err(refusal)
-        }
     }
 }
 

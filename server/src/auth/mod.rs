@@ -1,8 +1,10 @@
 //! Accounts and logins: the rules a new account must meet, login tokens,
-//! password hashing on a bounded pool ([`hashing`]) and the throttles that
-//! slow guessing and sign-ups ([`throttle`]).
+//! password hashing on a bounded pool ([`hashing`]), the throttles that
+//! slow guessing and sign-ups ([`throttle`]), and the sign-up and password
+//! login steps that use them ([`login`]).
 
 pub mod hashing;
+pub mod login;
 pub mod throttle;
 
 use natter_common::limits::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
