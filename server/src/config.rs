@@ -31,11 +31,14 @@ pub struct Config {
     pub max_connections: usize,
 
     /// Most connections from one IP address, logged in or not (a shared
-    /// NAT puts many users behind one address: keep this generous).
+    /// NAT puts many users behind one address: keep this generous). More
+    /// are closed at once with code 5 (SERVER_FULL) and a reason.
     #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
     pub max_connections_per_address: usize,
 
-    /// Most connections from one IP address that have not logged in yet.
+    /// Most connections from one IP address that have not logged in yet
+    /// (counted from the first packet until a login succeeds). More are
+    /// closed at once with code 5 (SERVER_FULL) and a reason.
     #[arg(
         long,
         env = "NATTER_MAX_UNAUTHENTICATED_PER_ADDRESS",
@@ -43,7 +46,8 @@ pub struct Config {
     )]
     pub max_unauthenticated_per_address: usize,
 
-    /// Most sessions one account may have open at once (devices).
+    /// Most sessions one account may have open at once (devices). A login
+    /// past it is refused as `Busy` and its connection closed with code 5.
     #[arg(long, env = "NATTER_MAX_SESSIONS_PER_ACCOUNT", default_value_t = 8)]
     pub max_sessions_per_account: usize,
 
@@ -125,15 +129,20 @@ pub struct Config {
 
     /// Password guesses allowed per account per minute from addresses that
     /// never logged into it. Addresses that did (and devices holding a
-    /// token) are not held back by strangers' guesses.
+    /// token) are not held back by strangers' guesses: each such address
+    /// has this many guesses per minute of its own on that account.
     #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     pub login_failures_per_account: u32,
 
-    /// Password guesses allowed per client address per minute.
+    /// Password guesses (and logins with unknown names) allowed per client
+    /// address per minute, over all the accounts it never logged into. Its
+    /// logins into accounts it did log into are not refused by this limit,
+    /// so one guesser behind a NAT does not lock out everyone behind it.
     #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20)]
     pub login_failures_per_address: u32,
 
-    /// Accounts one IP address may register per hour.
+    /// Accounts one IP address may register per hour (counted before the
+    /// password is hashed; past it, `RateLimited`).
     #[arg(
         long,
         env = "NATTER_REGISTRATIONS_PER_ADDRESS_PER_HOUR",
@@ -141,8 +150,8 @@ pub struct Config {
     )]
     pub registrations_per_address_per_hour: u32,
 
-    /// Password hashes computed at once (each holds ~19 MiB); 0 means one
-    /// per CPU core.
+    /// Password hashes computed at once, on worker threads of their own
+    /// that each reuse one ~19 MiB block; 0 means one per CPU core.
     #[arg(long, env = "NATTER_HASH_WORKERS", default_value_t = 0)]
     pub hash_workers: usize,
 

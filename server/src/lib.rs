@@ -2,13 +2,15 @@
 //!
 //! The binary in `main.rs` only parses flags and wires up Ctrl-C; tests,
 //! benchmarks and the GUI's embedded server call the same two functions.
-//! Where things live: [`listener`] accepts connections under a limit,
+//! Where things live: [`listener`] accepts connections under the limits
+//! [`admission`] keeps,
 //! [`session`] is the one task per connection, [`auth`] checks passwords
 //! and throttles guessing, [`hub`] tracks presence and fans messages out,
 //! [`router`] validates, stores and routes what users send, [`store`] keeps
 //! accounts and history, [`media`] stores pictures and files
 //! and serves their transfer streams, [`tls`] owns the certificate.
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod hub;

@@ -1,5 +1,6 @@
 //! The listening endpoint: binds UDP, accepts connections under the
-//! connection limit, gives each its own task, and drains them on shutdown.
+//! server-wide and per-address limits, gives each its own task, and drains
+//! them on shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,7 +13,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::LoginThrottle;
+use crate::admission::{Admission, Full};
+use crate::auth::{Hasher, LoginThrottle, SignUpThrottle};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::session::{self, Context};
@@ -68,6 +70,17 @@ impl Server {
                 config.login_failures_per_account,
                 config.login_failures_per_address,
             ),
+            sign_ups: SignUpThrottle::new(config.registrations_per_address_per_hour),
+            hasher: Hasher::new(
+                config.hash_workers,
+                Duration::from_secs(config.hash_wait_secs),
+            )
+            .context("starting the password hashing workers")?,
+            admission: Admission::new(
+                config.max_connections_per_address,
+                config.max_unauthenticated_per_address,
+                config.max_sessions_per_account,
+            ),
             sequencer: tokio::sync::Mutex::new(()),
             uploads: Arc::new(Semaphore::new(config.max_uploads.max(1) as usize)),
             config,
@@ -91,6 +104,7 @@ impl Server {
         let stop = CancellationToken::new();
         let sessions = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.ctx.config.max_connections));
+        let explaining = Arc::new(Semaphore::new(MAX_EXPLAINED_REFUSALS));
         tokio::pin!(shutdown);
         loop {
             let incoming = tokio::select! {
@@ -100,6 +114,15 @@ impl Server {
                     None => break,
                 },
             };
+            // The per-address caps come first, so one address's refused
+            // connections never take server-wide slots from others.
+            let place = match self.ctx.admission.connect(incoming.remote_address().ip()) {
+                Ok(place) => place,
+                Err(full) => {
+                    turn_away(incoming, full, &explaining, &sessions);
+                    continue;
+                }
+            };
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 tracing::warn!(remote = %incoming.remote_address(), "connection limit reached, refusing");
                 incoming.refuse();
@@ -108,7 +131,7 @@ impl Server {
             let ctx = self.ctx.clone();
             let stop = stop.child_token();
             sessions.spawn(async move {
-                session::serve(ctx, incoming, stop).await;
+                session::serve(ctx, incoming, place, stop).await;
                 drop(slot);
             });
         }
@@ -126,4 +149,35 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
         Ok(())
     }
+}
+
+/// Handshakes in flight at once only to tell an over-cap connection why it
+/// is refused; past this many, the rest are refused without a reason.
+const MAX_EXPLAINED_REFUSALS: usize = 16;
+/// How long such a handshake may take.
+const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Refuses a connection over its address's caps: completes the handshake
+/// and closes with `SERVER_FULL` and the reason while few such refusals are
+/// in flight, otherwise refuses it at the QUIC level, which costs nothing.
+fn turn_away(
+    incoming: quinn::Incoming,
+    full: Full,
+    explaining: &Arc<Semaphore>,
+    tasks: &TaskTracker,
+) {
+    tracing::debug!(remote = %incoming.remote_address(), %full, "refusing");
+    let Ok(turn) = explaining.clone().try_acquire_owned() else {
+        incoming.refuse();
+        return;
+    };
+    tasks.spawn(async move {
+        if let Ok(Ok(connection)) = tokio::time::timeout(EXPLAIN_TIMEOUT, incoming).await {
+            connection.close(
+                VarInt::from_u32(close::SERVER_FULL),
+                full.to_string().as_bytes(),
+            );
+        }
+        drop(turn);
+    });
 }

@@ -18,9 +18,10 @@ use natter_common::{
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, Instrument};
 
-use crate::auth::{self, LoginThrottle};
+use crate::admission::{self, Admission};
+use crate::auth::{self, Hasher, LoginThrottle, SignUpThrottle};
 use crate::config::Config;
 use crate::hub::{Fanout, Outbound};
 use crate::router;
@@ -32,6 +33,12 @@ pub struct Context {
     pub store: Blocking,
     pub hub: Box<dyn Fanout>,
     pub throttle: LoginThrottle,
+    /// Sign-ups per address per hour.
+    pub sign_ups: SignUpThrottle,
+    /// The bounded pool every password hash runs on.
+    pub hasher: Hasher,
+    /// Connections per address and sessions per account.
+    pub admission: std::sync::Arc<Admission>,
     pub blobs: crate::media::BlobDir,
     /// Turns for uploads, `max_uploads` of them: bounds upload buffers.
     pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
@@ -76,7 +83,14 @@ impl Close {
 }
 
 /// Serves one incoming connection until it ends or `shutdown` fires.
-pub async fn serve(ctx: crate::Shared, incoming: quinn::Incoming, shutdown: CancellationToken) {
+/// `place` is the connection's place in its address's counts, held until
+/// the connection ends.
+pub async fn serve(
+    ctx: crate::Shared,
+    incoming: quinn::Incoming,
+    mut place: admission::Connection,
+    shutdown: CancellationToken,
+) {
     let remote = incoming.remote_address();
     let span = tracing::info_span!("session", %remote, user = tracing::field::Empty);
     async move {
@@ -87,7 +101,7 @@ pub async fn serve(ctx: crate::Shared, incoming: quinn::Incoming, shutdown: Canc
                 return;
             }
         };
-        let outcome = run(&ctx, &connection, remote, &shutdown).await;
+        let outcome = run(&ctx, &connection, remote, &mut place, &shutdown).await;
         if outcome.code == close::NORMAL && outcome.reason.starts_with("connection lost") {
             debug!(reason = %outcome.reason, "session ended");
         } else {
@@ -103,6 +117,7 @@ async fn run(
     ctx: &crate::Shared,
     connection: &quinn::Connection,
     remote: SocketAddr,
+    place: &mut admission::Connection,
     shutdown: &CancellationToken,
 ) -> Close {
     let deadline = Instant::now() + ctx.config.auth_timeout();
@@ -130,7 +145,7 @@ async fn run(
         Ok(Ok(())) => {}
     }
 
-    let login = tokio::select! {
+    let (login, _seat) = tokio::select! {
         _ = shutdown.cancelled() => return Close::new(close::SHUTDOWN, "server shutting down"),
         r = timeout_at(deadline, authenticate(ctx, &mut send, &mut reader, remote)) => match r {
             Err(_) => return auth_timeout(),
@@ -138,6 +153,7 @@ async fn run(
             Ok(Ok(login)) => login,
         },
     };
+    place.authenticated();
     tracing::Span::current().record("user", login.account.name.as_str());
     info!("logged in");
 
@@ -200,13 +216,14 @@ struct Login {
     since: Option<MessageId>,
 }
 
-/// Serves Register / Login / Resume until a login succeeds.
+/// Serves Register / Login / Resume until a login succeeds; the login and
+/// its place among the account's sessions.
 async fn authenticate(
     ctx: &Context,
     send: &mut SendStream,
     reader: &mut FrameReader<RecvStream>,
     remote: SocketAddr,
-) -> Result<Login, Close> {
+) -> Result<(Login, admission::Session), Close> {
     let mut attempts = 0;
     loop {
         let msg = match reader.read::<ClientMsg>().await {
@@ -231,22 +248,29 @@ async fn authenticate(
             }
         }
         let answer = match msg {
-            ClientMsg::Register { name, password } => match register(ctx, &name, password).await {
-                Ok(user) => ServerMsg::Registered { user },
-                Err(refusal) => ServerMsg::Refused(refusal),
-            },
+            ClientMsg::Register { name, password } => {
+                match auth::login::register(ctx, &name, password, remote).await {
+                    Ok(user) => ServerMsg::Registered { user },
+                    Err(refusal) => ServerMsg::Refused(refusal),
+                }
+            }
             ClientMsg::Login {
                 name,
                 password,
                 since,
-            } => match login(ctx, &name, password, remote).await {
-                Ok(account) => return start(ctx, send, account, since).await,
+            } => match auth::login::login(ctx, &name, password, remote).await {
+                Ok(account) => {
+                    let seat = seat(ctx, send, &account).await?;
+                    return Ok((start(ctx, send, account, since).await?, seat));
+                }
                 Err(refusal) => ServerMsg::Refused(refusal),
             },
             ClientMsg::Resume { token, since } => match resume(ctx, &token).await {
                 Ok(account) => {
+                    let seat = seat(ctx, send, &account).await?;
                     let hash = auth::token_hash(&token);
-                    return logged_in(ctx, send, account, token, hash, since).await;
+                    let login = logged_in(ctx, send, account, token, hash, since).await?;
+                    return Ok((login, seat));
                 }
                 Err(refusal) => ServerMsg::Refused(refusal),
             },
@@ -264,56 +288,25 @@ async fn authenticate(
     }
 }
 
-async fn register(
+/// Takes one of the account's session places, or refuses the login and
+/// closes the connection when it has the most it may.
+async fn seat(
     ctx: &Context,
-    name: &str,
-    password: String,
-) -> Result<natter_common::UserName, Refusal> {
-    let name = auth::check_new_account(name, &password)?;
-    let hash = auth::hash_password(password).await?;
-    let for_store = name.clone();
-    match ctx
-        .store
-        .call(move |s| s.create_account(&for_store, &hash))
-        .await
-    {
-        Ok(account) => {
-            info!(user = %account.name, "registered");
-            Ok(account.name)
-        }
-        Err(crate::store::StoreError::NameTaken) => Err(Refusal::NameTaken(name.to_string())),
-        Err(e) => {
-            tracing::error!(error = %e, "store failed");
-            Err(Refusal::Internal)
-        }
+    send: &mut SendStream,
+    account: &Account,
+) -> Result<admission::Session, Close> {
+    if let Some(seat) = ctx.admission.open_session(account.id) {
+        return Ok(seat);
     }
-}
-
-async fn login(
-    ctx: &Context,
-    name: &str,
-    password: String,
-    remote: SocketAddr,
-) -> Result<Account, Refusal> {
-    ctx.throttle.check(name, remote.ip())?;
-    let key = name.to_owned();
-    let account = ctx
-        .store
-        .call(move |s| s.account(&key))
-        .await
-        .map_err(|_| Refusal::Internal)?;
-    let Some(account) = account else {
-        ctx.throttle.failed(name, remote.ip());
-        return Err(Refusal::UnknownUser(name.chars().take(64).collect()));
-    };
-    if auth::verify_password(password, account.password_hash.clone()).await? {
-        ctx.throttle.succeeded(name);
-        Ok(account)
-    } else {
-        ctx.throttle.failed(name, remote.ip());
-        warn!(user = %account.name, %remote, "wrong password");
-        Err(Refusal::WrongPassword)
-    }
+    let refusal = Refusal::Busy(format!(
+        "too many sessions for this account: at most {} at once",
+        ctx.admission.sessions_per_account()
+    ));
+    let _ = write(send, &ServerMsg::Refused(refusal.clone())).await;
+    // Closing discards unsent stream data: let the refusal arrive first.
+    let _ = send.finish();
+    let _ = timeout(Duration::from_secs(2), send.stopped()).await;
+    Err(Close::new(close::SERVER_FULL, refusal.to_string()))
 }
 
 async fn resume(ctx: &Context, token: &SessionToken) -> Result<Account, Refusal> {

@@ -2,7 +2,7 @@
 //! send what the real client never would: garbage, oversized frames, other
 //! versions, resends, a reader that stops reading.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use natter_common::codec::{write_frame, FrameReader};
@@ -26,6 +26,57 @@ impl RawPeer {
     /// Connects and opens the control stream, without a hello.
     pub async fn connect(server: SocketAddr) -> Self {
         Self::connect_with(server, quinn::TransportConfig::default()).await
+    }
+
+    /// Connects from another loopback address (e.g. 127.0.0.2), so one
+    /// test can play clients at several addresses.
+    pub async fn connect_from(server: SocketAddr, local: IpAddr) -> Self {
+        within("raw connect", Self::try_connect_from(server, local))
+            .await
+            .expect("raw connect")
+    }
+
+    /// Like [`RawPeer::connect_from`], but a server that turns the
+    /// connection away is an answer, not a failure: its close code and
+    /// reason (or the QUIC error when it refused without a reason).
+    pub async fn try_connect_from(server: SocketAddr, local: IpAddr) -> Result<Self, String> {
+        assert!(
+            local.is_loopback(),
+            "tests only ever use loopback addresses"
+        );
+        let mut endpoint = quinn::Endpoint::client(SocketAddr::new(local, 0)).unwrap();
+        endpoint.set_default_client_config(client_config());
+        let connection = endpoint
+            .connect(server, "localhost")
+            .unwrap()
+            .await
+            .map_err(|e| describe(&e))?;
+        let (send, recv) = connection.open_bi().await.map_err(|e| describe(&e))?;
+        let mut peer = Self {
+            connection,
+            send,
+            recv: FrameReader::new(recv),
+            _endpoint: endpoint,
+        };
+        write_frame(&mut peer.send, &Hello::current("raw-test"))
+            .await
+            .map_err(|e| e.to_string())?;
+        match peer.recv.read::<ServerMsg>().await {
+            Ok(Some(ServerMsg::Welcome { .. })) => Ok(peer),
+            Ok(other) => Err(format!("expected a welcome, got {other:?}")),
+            Err(_) => Err(describe(&peer.connection.closed().await)),
+        }
+    }
+
+    /// Sends a login and returns the server's answer.
+    pub async fn try_login(&mut self, name: &str, password: &str) -> ServerMsg {
+        self.send(&ClientMsg::Login {
+            name: name.into(),
+            password: password.into(),
+            since: None,
+        })
+        .await;
+        self.read().await
     }
 
     /// Connects with a custom transport (e.g. a tiny receive window).
@@ -123,6 +174,18 @@ impl RawPeer {
             ),
             other => panic!("connection ended without an application close: {other}"),
         }
+    }
+}
+
+/// A connection error as "code N: reason" for an application close.
+fn describe(e: &quinn::ConnectionError) -> String {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(close) => format!(
+            "code {}: {}",
+            close.error_code.into_inner(),
+            String::from_utf8_lossy(&close.reason)
+        ),
+        other => other.to_string(),
     }
 }
 

@@ -6,12 +6,17 @@
 
 pub mod sqlite;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use natter_common::protocol::MediaKind;
 use natter_common::{
     BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Timestamp, UserName,
 };
+
+/// Addresses remembered per account as having logged into it: a bound on
+/// what one account's logins can make the store hold.
+pub const MAX_KNOWN_ADDRESSES: u32 = 32;
 
 /// A stored account.
 #[derive(Debug, Clone)]
@@ -122,6 +127,18 @@ pub trait Store: Send + Sync + 'static {
     fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError>;
 
     // ---- logins: known addresses, throttling ----
+
+    /// Whether `address` has logged into `account` with its password before
+    /// (such an address is not held back by strangers' guesses).
+    fn is_known_address(&self, account: AccountId, address: IpAddr) -> Result<bool, StoreError>;
+    /// Records a successful password login from `address`. Only the
+    /// [`MAX_KNOWN_ADDRESSES`] most recent addresses of an account are kept.
+    fn remember_address(
+        &self,
+        account: AccountId,
+        address: IpAddr,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     // ---- media: reservations, partial uploads, reconciling ----
 

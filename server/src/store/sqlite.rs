@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
 //! so a message is on disk before the sender is told it was accepted.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -11,7 +12,9 @@ use natter_common::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{Account, AccountId, Appended, NewMessage, Page, Store, StoreError};
+use super::{
+    Account, AccountId, Appended, NewMessage, Page, Store, StoreError, MAX_KNOWN_ADDRESSES,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -51,6 +54,12 @@ CREATE TABLE IF NOT EXISTS message_media (
     message_id INTEGER PRIMARY KEY REFERENCES messages(id),
     hash BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS known_addresses (
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    ip TEXT NOT NULL,
+    last_login INTEGER NOT NULL,
+    PRIMARY KEY (account_id, ip)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS message_media_by_hash ON message_media(hash);
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages(recipient_id, id);
 CREATE INDEX IF NOT EXISTS messages_by_sender ON messages(sender_id, id);
@@ -408,6 +417,37 @@ impl Store for SqliteStore {
 
     // ---- logins: known addresses, throttling ----
 
+    fn is_known_address(&self, account: AccountId, address: IpAddr) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 FROM known_addresses WHERE account_id = ?1 AND ip = ?2",
+            &[&account.0, &address.to_string()],
+        )
+    }
+
+    fn remember_address(
+        &self,
+        account: AccountId,
+        address: IpAddr,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO known_addresses (account_id, ip, last_login) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account_id, ip) DO UPDATE SET last_login = excluded.last_login",
+            params![account.0, address.to_string(), now.0],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM known_addresses WHERE account_id = ?1 AND ip NOT IN
+             (SELECT ip FROM known_addresses WHERE account_id = ?1
+              ORDER BY last_login DESC LIMIT ?2)",
+            params![account.0, MAX_KNOWN_ADDRESSES],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
     // ---- media: reservations, partial uploads, reconciling ----
 
     // ---- tokens and sessions ----
@@ -448,6 +488,31 @@ mod tests {
             sent_at: Timestamp::now(),
             content: Content::Text(body.into()),
         }
+    }
+
+    #[test]
+    fn known_addresses_are_per_account_and_bounded() {
+        let (_dir, s) = store();
+        let alice = s.create_account(&name("alice"), "h").unwrap();
+        let bob = s.create_account(&name("bob"), "h").unwrap();
+        let home: IpAddr = "192.0.2.1".parse().unwrap();
+        s.remember_address(alice.id, home, Timestamp(1)).unwrap();
+        assert!(s.is_known_address(alice.id, home).unwrap());
+        assert!(!s.is_known_address(bob.id, home).unwrap());
+        for n in 0..MAX_KNOWN_ADDRESSES {
+            let ip: IpAddr = format!("198.51.100.{n}").parse().unwrap();
+            s.remember_address(alice.id, ip, Timestamp(2 + i64::from(n)))
+                .unwrap();
+        }
+        assert!(
+            !s.is_known_address(alice.id, home).unwrap(),
+            "oldest forgotten"
+        );
+        let kept: u32 = s
+            .lock()
+            .query_row("SELECT COUNT(*) FROM known_addresses", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, MAX_KNOWN_ADDRESSES);
     }
 
     #[test]

@@ -1,0 +1,234 @@
+//! Password hashing on a fixed pool of worker threads: at most `workers`
+//! argon2id runs at once, each worker reuses one memory block for every
+//! hash (so memory stays flat however many logins come), and a request that
+//! gets no worker within the wait is refused as busy. Database calls use
+//! tokio's blocking pool and never queue behind a hash.
+
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use natter_common::limits::MAX_PASSWORD_BYTES;
+use natter_common::Refusal;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+/// The most argon2 memory a stored hash may ask for, in 1 KiB blocks: a
+/// hash with higher costs is refused instead of allocated.
+const MAX_BLOCKS: usize = 256 * 1024;
+
+/// The hashing pool. Dropping it stops its workers once they finish.
+pub struct Hasher {
+    jobs: mpsc::Sender<Job>,
+    /// One turn per worker: a job is only queued once a worker is free for
+    /// it, so the wait for a turn is the whole queueing delay.
+    turns: Arc<Semaphore>,
+    wait: Duration,
+    workers: usize,
+}
+
+enum Work {
+    Hash(String),
+    Verify { password: String, hash: String },
+}
+
+enum Done {
+    Hashed(String),
+    Verified(bool),
+}
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Done, Refusal>>,
+    /// Released when the worker is done with the job.
+    _turn: OwnedSemaphorePermit,
+}
+
+impl Hasher {
+    /// Starts `workers` threads (0: one per CPU core). A request waits at
+    /// most `wait` for one of them.
+    pub fn new(workers: usize, wait: Duration) -> std::io::Result<Self> {
+        let workers = match workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..workers {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("natter-hash-{i}"))
+                .spawn(move || serve(&queue))?;
+        }
+        Ok(Self {
+            jobs,
+            turns: Arc::new(Semaphore::new(workers)),
+            wait,
+            workers,
+        })
+    }
+
+    /// How many hashes may run at once.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Hashes a new password with argon2id and a random salt (PHC string).
+    pub async fn hash(&self, password: String) -> Result<String, Refusal> {
+        match self.run(Work::Hash(password)).await? {
+            Done::Hashed(hash) => Ok(hash),
+            Done::Verified(_) => Err(Refusal::Internal),
+        }
+    }
+
+    /// Whether `password` matches a stored PHC hash.
+    pub async fn verify(&self, password: String, hash: String) -> Result<bool, Refusal> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        match self.run(Work::Verify { password, hash }).await? {
+            Done::Verified(ok) => Ok(ok),
+            Done::Hashed(_) => Err(Refusal::Internal),
+        }
+    }
+
+    async fn run(&self, work: Work) -> Result<Done, Refusal> {
+        let busy = || Refusal::Busy("too many logins at once: try again shortly".into());
+        let turn = match self.turns.clone().try_acquire_owned() {
+            Ok(turn) => turn,
+            Err(_) => tokio::time::timeout(self.wait, self.turns.clone().acquire_owned())
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| Refusal::Internal)?,
+        };
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                work,
+                reply,
+                _turn: turn,
+            })
+            .map_err(|_| Refusal::Internal)?;
+        answer.await.map_err(|_| Refusal::Internal)?
+    }
+}
+
+/// One worker: takes jobs until the pool is dropped, hashing in the same
+/// memory every time.
+fn serve(queue: &Mutex<mpsc::Receiver<Job>>) {
+    let mut memory = Vec::new();
+    loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(job) = next else { return };
+        let done = match job.work {
+            Work::Hash(password) => hash(password.as_bytes(), &mut memory).map(Done::Hashed),
+            Work::Verify { password, hash } => {
+                verify(password.as_bytes(), &hash, &mut memory).map(Done::Verified)
+            }
+        };
+        let _ = job.reply.send(done);
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "password hashing failed");
+    Refusal::Internal
+}
+
+/// The worker's memory, grown (never shrunk) to what `params` needs.
+fn blocks<'m>(memory: &'m mut Vec<Block>, params: &Params) -> Result<&'m mut [Block], Refusal> {
+    let needed = params.block_count();
+    if needed > MAX_BLOCKS {
+        return Err(internal(format!("a hash asks for {needed} KiB of memory")));
+    }
+    if memory.len() < needed {
+        memory.resize(needed, Block::default());
+    }
+    Ok(&mut memory[..needed])
+}
+
+fn hash(password: &[u8], memory: &mut Vec<Block>) -> Result<String, Refusal> {
+    let params = Params::default();
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(internal)?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password, salt_bytes, &mut out, blocks(memory, &params)?)
+        .map_err(internal)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(internal)?),
+    };
+    Ok(phc.to_string())
+}
+
+fn verify(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> Result<bool, Refusal> {
+    let parsed = PasswordHash::new(phc).map_err(internal)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(internal)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(internal)?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(internal)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(internal("a stored hash has no salt or no output"));
+    };
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(internal)?;
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params.clone())
+        .hash_password_into_with_memory(password, salt_bytes, &mut out, blocks(memory, &params)?)
+        .map_err(internal)?;
+    // Output's equality is constant-time.
+    Ok(Output::new(&out).map_err(internal)? == expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    #[tokio::test]
+    async fn hashes_verify_only_the_right_password() {
+        let pool = Hasher::new(1, Duration::from_secs(5)).unwrap();
+        let hash = pool.hash("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(pool
+            .verify("correct horse".into(), hash.clone())
+            .await
+            .unwrap());
+        assert!(!pool.verify("wrong horse".into(), hash).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn pool_hashes_are_standard_phc_both_ways() {
+        let pool = Hasher::new(1, Duration::from_secs(5)).unwrap();
+        let ours = pool.hash("correct horse".into()).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse", &parsed)
+            .is_ok());
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"battery staple", &salt)
+            .unwrap()
+            .to_string();
+        assert!(pool.verify("battery staple".into(), theirs).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_request_that_gets_no_worker_in_time_is_busy() {
+        let pool = Hasher::new(1, Duration::ZERO).unwrap();
+        let held = pool.turns.clone().acquire_owned().await.unwrap();
+        assert!(matches!(
+            pool.hash("correct horse".into()).await,
+            Err(Refusal::Busy(_))
+        ));
+        drop(held);
+        assert!(pool.hash("correct horse".into()).await.is_ok());
+    }
+}
