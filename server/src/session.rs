@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use natter_common::codec::{self, FrameError, FrameReader};
-use natter_common::limits::{MAX_CATCH_UP, MAX_DETAIL_CHARS, MAX_HISTORY_PAGE};
+use natter_common::limits::{MAX_CATCH_UP, MAX_DETAIL_CHARS};
 use natter_common::protocol::close;
 use natter_common::{
     ClientMsg, Hello, Limits, MessageId, Refusal, ServerMsg, SessionToken, Timestamp,
@@ -23,7 +23,7 @@ use tracing::{debug, info, warn, Instrument};
 use crate::auth::{self, LoginThrottle};
 use crate::config::Config;
 use crate::hub::{Fanout, Outbound};
-use crate::router;
+use crate::{history, router};
 use crate::store::{Account, Blocking};
 
 /// What all sessions share.
@@ -514,23 +514,8 @@ impl Session<'_> {
                 before,
                 limit,
             } => {
-                let viewer = self.login.account.clone();
-                let limit = limit.clamp(1, MAX_HISTORY_PAGE);
-                let wanted = conversation.clone();
-                match self
-                    .ctx
-                    .store
-                    .call(move |s| s.history(&viewer, &wanted, before, limit))
-                    .await
-                {
-                    Ok(page) => ServerMsg::History {
-                        request,
-                        conversation,
-                        messages: page.messages,
-                        more: page.more,
-                    },
-                    Err(_) => ServerMsg::Refused(Refusal::Internal),
-                }
+                let viewer = &self.login.account;
+                history::answer(self.ctx, viewer, request, conversation, before, limit).await
             }
             ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
             ClientMsg::Logout | ClientMsg::LogoutEverywhere => {
@@ -551,11 +536,35 @@ fn too_slow() -> Close {
 }
 
 /// Writes one frame; a client that does not read for [`WRITE_TIMEOUT`] is
-/// too slow.
+/// too slow. A frame the server cannot encode (too large) is its own bug,
+/// not the client's: it is logged and skipped, and the session goes on.
 async fn write(send: &mut SendStream, msg: &ServerMsg) -> Result<(), Close> {
     match timeout(WRITE_TIMEOUT, codec::write_frame(send, msg)).await {
         Err(_) => Err(Close::new(close::TOO_SLOW, "too slow: not reading")),
+        Ok(Err(e @ (FrameError::Encode(_) | FrameError::TooLarge { .. }))) => {
+            tracing::error!(error = %e, frame = frame_name(msg), "outgoing frame skipped");
+            Ok(())
+        }
         Ok(Err(e)) => Err(Close::from_frame(e)),
         Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// A frame's kind, for logs (never its content).
+fn frame_name(msg: &ServerMsg) -> &'static str {
+    match msg {
+        ServerMsg::Welcome { .. } => "Welcome",
+        ServerMsg::Refused(_) => "Refused",
+        ServerMsg::Registered { .. } => "Registered",
+        ServerMsg::LoggedIn { .. } => "LoggedIn",
+        ServerMsg::Online { .. } => "Online",
+        ServerMsg::Joined { .. } => "Joined",
+        ServerMsg::Left { .. } => "Left",
+        ServerMsg::Message(_) => "Message",
+        ServerMsg::CaughtUp { .. } => "CaughtUp",
+        ServerMsg::Accepted { .. } => "Accepted",
+        ServerMsg::Rejected { .. } => "Rejected",
+        ServerMsg::History { .. } => "History",
+        ServerMsg::Pong { .. } => "Pong",
     }
 }

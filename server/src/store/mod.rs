@@ -57,8 +57,20 @@ pub struct Page {
 pub enum StoreError {
     #[error("the name is taken")]
     NameTaken,
+    /// The database is busy or locked, the disk is full, or an I/O call
+    /// failed: nothing was written, and the same call may succeed later.
+    #[error("storage temporarily unavailable: {0}")]
+    Transient(String),
     #[error("storage error: {0}")]
     Backend(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same call later may succeed (see
+    /// [`StoreError::Transient`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient(_))
+    }
 }
 
 /// Durable state. Every write is durable when the call returns.

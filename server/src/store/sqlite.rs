@@ -61,8 +61,27 @@ pub struct SqliteStore {
     db: Mutex<Connection>,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// Wraps any error of the store; SQLite's busy, locked, full and I/O
+/// failures become [`StoreError::Transient`] so callers can answer "try
+/// again" instead of a final refusal.
+fn backend<E: std::fmt::Display + std::any::Any>(e: E) -> StoreError {
+    let transient = (&e as &dyn std::any::Any)
+        .downcast_ref::<rusqlite::Error>()
+        .and_then(rusqlite::Error::sqlite_error_code)
+        .is_some_and(is_transient);
+    if transient {
+        StoreError::Transient(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+fn is_transient(code: rusqlite::ErrorCode) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        code,
+        DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | OutOfMemory
+    )
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, s.name, r.name, m.sent_at, m.content
@@ -126,6 +145,12 @@ fn to_message((id, from, to, sent_at, content): MessageRow) -> Result<ChatMessag
         sent_at: Timestamp(sent_at),
         content: codec::decode_payload::<Content>(&content).map_err(backend)?,
     })
+}
+
+/// A message id as SQLite's signed integer; ids the database can never
+/// hold (2^63 and above) saturate instead of wrapping to negative.
+fn sql_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
 }
 
 /// Runs a message query whose last parameter is the row limit, returning
@@ -283,7 +308,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Page, StoreError> {
         let db = self.lock();
-        let since = since.map_or(0, |m| m.0 as i64);
+        // Ids are below 2^63: a larger `since` has nothing newer.
+        let since = since.map_or(0, |m| sql_id(m.0));
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS}
              WHERE m.id > ?1 AND (m.recipient_id IS NULL OR m.recipient_id = ?2 OR m.sender_id = ?2)
@@ -304,7 +330,8 @@ impl Store for SqliteStore {
         before: Option<MessageId>,
         limit: u16,
     ) -> Result<Page, StoreError> {
-        let before = before.map_or(i64::MAX, |m| m.0 as i64);
+        // Ids are below 2^63: a larger `before` means "from the newest".
+        let before = before.map_or(i64::MAX, |m| sql_id(m.0));
         let fetch = limit as i64 + 1;
         match conversation {
             Conversation::Group => {
