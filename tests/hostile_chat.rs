@@ -8,8 +8,8 @@ use natter_client::app::state::HISTORY_PAGE;
 use natter_client::{Client, ClientEvent, Events};
 use natter_common::codec::encode_frame;
 use natter_common::{
-    ChatMessage, ClientMsg, ClientMsgId, Content, Conversation, MessageId, Recipient, RequestId,
-    ServerMsg,
+    ChatMessage, ClientMsg, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
+    RequestId, ServerMsg,
 };
 use natter_server::Config;
 use natter_tests::raw::RawPeer;
@@ -92,7 +92,10 @@ async fn a_history_page_too_large_for_a_frame_is_trimmed_and_pages_back_complete
     .expect("history page");
     assert!(newest.more, "a trimmed page says older ones exist");
     assert!(newest.messages.len() < 100 && !newest.messages.is_empty());
-    assert_eq!(newest.messages.last().unwrap().id, *accepted.last().unwrap());
+    assert_eq!(
+        newest.messages.last().unwrap().id,
+        *accepted.last().unwrap()
+    );
 
     let all = page_back_everything(&alice).await;
     let ids: Vec<MessageId> = all.iter().map(|m| m.id).collect();
@@ -140,12 +143,195 @@ async fn history_limit_zero_is_an_empty_page_and_huge_before_means_newest() {
     let server = TestServer::start_with(unthrottled).await;
     let (alice, mut a) = server.user("alice").await;
     let sent: Vec<_> = (0..3)
-        .map(|i| alice.send(Recipient::Everyone, text(&format!("m{i}"))).unwrap())
+        .map(|i| {
+            alice
+                .send(Recipient::Everyone, text(&format!("m{i}")))
+                .unwrap()
+        })
         .collect();
     all_accepted(&mut a, &sent).await;
 
     let mut peer = raw_user(&server, "mallory").await;
     assert_eq!(raw_history(&mut peer, None, 0).await, (0, true));
-    assert_eq!(raw_history(&mut peer, Some(MessageId(u64::MAX)), 10).await, (3, false));
-    assert_eq!(raw_history(&mut peer, Some(MessageId(1 << 63)), 2).await, (2, true));
+    assert_eq!(
+        raw_history(&mut peer, Some(MessageId(u64::MAX)), 10).await,
+        (3, false)
+    );
+    assert_eq!(
+        raw_history(&mut peer, Some(MessageId(1 << 63)), 2).await,
+        (2, true)
+    );
+}
+
+fn raw_send(client_id: u64, to: Recipient, body: &str) -> ClientMsg {
+    ClientMsg::Send {
+        client_id: ClientMsgId(client_id),
+        to,
+        content: text(body),
+    }
+}
+
+/// The answer to the `Send` of `client_id`.
+async fn answer(peer: &mut RawPeer, client_id: u64) -> Result<MessageId, Refusal> {
+    let wanted = ClientMsgId(client_id);
+    peer.read_until(|m| match m {
+        ServerMsg::Accepted { client_id, id, .. } if *client_id == wanted => Some(Ok(*id)),
+        ServerMsg::Rejected { client_id, reason } if *client_id == wanted => {
+            Some(Err(reason.clone()))
+        }
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_burst_past_the_send_limit_is_rate_limited_for_every_session_of_the_account() {
+    let server = TestServer::start_with(|c| {
+        c.messages_per_sec = 1;
+        c.message_burst = 3;
+    })
+    .await;
+    let mut first = raw_user(&server, "mallory").await;
+    let mut second = RawPeer::login(server.addr, "mallory", PASSWORD).await;
+    for n in 1..=5 {
+        first.send(&raw_send(n, Recipient::Everyone, "spam")).await;
+    }
+    for n in 1..=3 {
+        assert!(answer(&mut first, n).await.is_ok(), "the burst passes");
+    }
+    for n in 4..=5 {
+        match answer(&mut first, n).await {
+            Err(Refusal::RateLimited { retry_after_ms }) => {
+                assert!((1..=1000).contains(&retry_after_ms), "{retry_after_ms}")
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+    }
+    second.send(&raw_send(6, Recipient::Everyone, "spam")).await;
+    assert!(
+        matches!(
+            answer(&mut second, 6).await,
+            Err(Refusal::RateLimited { .. })
+        ),
+        "the bucket is the account's, not the connection's"
+    );
+    // Someone else is not held back, and the session goes on.
+    let (bob, mut b) = server.user("bob").await;
+    let sent = bob.send(Recipient::Everyone, text("not me")).unwrap();
+    all_accepted(&mut b, &[sent]).await;
+    first.send(&ClientMsg::Ping { nonce: 1 }).await;
+    first
+        .read_until(|m| matches!(m, ServerMsg::Pong { nonce: 1 }).then_some(()))
+        .await;
+}
+
+#[tokio::test]
+async fn the_client_library_resends_rate_limited_messages_in_order_exactly_once() {
+    let server = TestServer::start_with(|c| {
+        c.messages_per_sec = 20;
+        c.message_burst = 10;
+    })
+    .await;
+    let (alice, mut a) = server.user("alice").await;
+    let (_bob, mut b) = server.user("bob").await;
+    let bodies: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
+    let sent: Vec<ClientMsgId> = bodies
+        .iter()
+        .map(|t| alice.send(Recipient::Everyone, text(t)).unwrap())
+        .collect();
+
+    let mut waiting: HashSet<ClientMsgId> = sent.iter().copied().collect();
+    let mut accepted = Vec::new();
+    let mut throttled = 0;
+    expect(&mut a, "all 30 accepted", |e| {
+        match e {
+            ClientEvent::Accepted { client_id, id, .. } if waiting.remove(client_id) => {
+                accepted.push((*client_id, *id));
+            }
+            ClientEvent::Throttled { .. } => throttled += 1,
+            ClientEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),
+            _ => {}
+        }
+        waiting.is_empty().then_some(())
+    })
+    .await;
+    assert!(throttled > 0, "the limit was reached and reported");
+    accepted.sort_by_key(|(_, id)| *id);
+    let order: Vec<ClientMsgId> = accepted.iter().map(|(c, _)| *c).collect();
+    assert_eq!(order, sent, "stored in the order sent");
+
+    let seen = messages_until(&mut b, "m29").await;
+    let texts: Vec<Content> = seen.into_iter().map(|m| m.content).collect();
+    let expected: Vec<Content> = bodies.iter().map(|t| text(t)).collect();
+    assert_eq!(texts, expected, "each once, in order");
+}
+
+#[tokio::test]
+async fn a_send_that_meets_a_locked_database_is_retried_and_stored_once() {
+    let server = TestServer::start_with(|c| {
+        unthrottled(c);
+        c.store_busy_ms = 100;
+    })
+    .await;
+    let (alice, mut a) = server.user("alice").await;
+
+    let db = rusqlite::Connection::open(server.data_dir.join("natter.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let sent = alice
+        .send(Recipient::Everyone, text("through the lock"))
+        .unwrap();
+    expect(&mut a, "the send to be held back", |e| match e {
+        ClientEvent::Throttled {
+            client_id,
+            reason: Refusal::Unavailable,
+            ..
+        } if *client_id == sent => Some(()),
+        ClientEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),
+        ClientEvent::Accepted { .. } => panic!("accepted through a write lock"),
+        _ => None,
+    })
+    .await;
+    db.execute_batch("COMMIT").unwrap();
+
+    expect(&mut a, "the message accepted", |e| match e {
+        ClientEvent::Accepted { client_id, .. } if *client_id == sent => Some(()),
+        ClientEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),
+        _ => None,
+    })
+    .await;
+    let page = alice
+        .history(Conversation::Group, None, HISTORY_PAGE)
+        .await
+        .unwrap();
+    let copies = page
+        .messages
+        .iter()
+        .filter(|m| m.content == text("through the lock"))
+        .count();
+    assert_eq!(copies, 1);
+}
+
+#[tokio::test]
+async fn a_rejected_client_id_stays_rejected_when_resent() {
+    let server = TestServer::start_with(unthrottled).await;
+    let mut peer = raw_user(&server, "mallory").await;
+    let ghost = Recipient::User(natter_common::UserName::parse("ghost").unwrap());
+    peer.send(&raw_send(77, ghost.clone(), "hello?")).await;
+    let first = answer(&mut peer, 77).await;
+    assert!(
+        matches!(first, Err(Refusal::UnknownRecipient(_))),
+        "{first:?}"
+    );
+
+    // The reason goes away, but the answer for that client id is final.
+    natter_client::register(&server.client_config(), "ghost", PASSWORD)
+        .await
+        .unwrap();
+    peer.send(&raw_send(77, ghost.clone(), "hello?")).await;
+    assert_eq!(answer(&mut peer, 77).await, first);
+    peer.send(&raw_send(78, ghost, "hello?")).await;
+    assert!(
+        answer(&mut peer, 78).await.is_ok(),
+        "a new client id is judged afresh"
+    );
 }

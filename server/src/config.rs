@@ -154,6 +154,12 @@ pub struct Config {
     /// Days a login token stays valid for resuming without the password.
     #[arg(long, env = "NATTER_TOKEN_DAYS", default_value_t = 30)]
     pub token_days: u32,
+
+    /// Milliseconds a database write waits for a lock held elsewhere (a
+    /// backup, an operator's sqlite3 shell) before the request is answered
+    /// `Unavailable`, which clients retry.
+    #[arg(long, env = "NATTER_STORE_BUSY_MS", default_value_t = 5000)]
+    pub store_busy_ms: u64,
 }
 
 impl Config {
@@ -192,6 +198,7 @@ impl Config {
             hash_workers: 0,
             hash_wait_secs: 5,
             token_days: 30,
+            store_busy_ms: 5000,
         }
     }
 

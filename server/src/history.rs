@@ -111,7 +111,11 @@ mod tests {
             panic!("a history page");
         };
         assert!(*more);
-        assert!(messages.len() < 100 && messages.len() > 50, "{}", messages.len());
+        assert!(
+            messages.len() < 100 && messages.len() > 50,
+            "{}",
+            messages.len()
+        );
         assert_eq!(messages.last().unwrap().id, MessageId(100), "newest kept");
         assert!(frame_len(&msg) <= MAX_FRAME_BYTES as usize + 4);
     }

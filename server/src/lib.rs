@@ -17,6 +17,7 @@ pub mod hub;
 pub mod listener;
 pub mod media;
 pub mod router;
+pub mod send_rate;
 pub mod session;
 pub mod store;
 pub mod tls;

@@ -23,8 +23,8 @@ use tracing::{debug, info, warn, Instrument};
 use crate::auth::{self, LoginThrottle};
 use crate::config::Config;
 use crate::hub::{Fanout, Outbound};
-use crate::{history, router};
 use crate::store::{Account, Blocking};
+use crate::{history, router};
 
 /// What all sessions share.
 pub struct Context {
@@ -35,6 +35,8 @@ pub struct Context {
     pub blobs: crate::media::BlobDir,
     /// Turns for uploads, `max_uploads` of them: bounds upload buffers.
     pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Each account's send rate: see [`crate::send_rate`].
+    pub send_rate: crate::send_rate::SendRate,
     /// Held while a message is stored and published: see [`crate::router`].
     pub sequencer: tokio::sync::Mutex<()>,
 }
@@ -149,6 +151,7 @@ async fn run(
         last_replayed: None,
         transfers: tokio::task::JoinSet::new(),
         kicked: CancellationToken::new(),
+        order: router::SendOrder::default(),
     };
     let close = session.serve(reader, shutdown).await;
     info!("logged out");
@@ -387,6 +390,8 @@ struct Session<'a> {
     /// The newest message sent in the replay after login; live copies of
     /// messages up to it are skipped.
     last_replayed: Option<MessageId>,
+    /// Keeps this session's messages in the order it sent them.
+    order: router::SendOrder,
 }
 
 impl Session<'_> {
@@ -500,14 +505,17 @@ impl Session<'_> {
                 client_id,
                 to,
                 content,
-            } => match router::send(self.ctx, &self.login.account, client_id, to, content).await {
-                Ok(stored) => ServerMsg::Accepted {
-                    client_id,
-                    id: stored.message.id,
-                    sent_at: stored.message.sent_at,
-                },
-                Err(reason) => ServerMsg::Rejected { client_id, reason },
-            },
+            } => {
+                let from = &self.login.account;
+                match router::send(self.ctx, from, &mut self.order, client_id, to, content).await {
+                    Ok(stored) => ServerMsg::Accepted {
+                        client_id,
+                        id: stored.message.id,
+                        sent_at: stored.message.sent_at,
+                    },
+                    Err(reason) => ServerMsg::Rejected { client_id, reason },
+                }
+            }
             ClientMsg::History {
                 request,
                 conversation,

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use natter_common::protocol::MediaKind;
 use natter_common::{
-    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Timestamp, UserName,
+    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Refusal, Timestamp,
+    UserName,
 };
 
 /// A stored account.
@@ -140,7 +141,27 @@ pub trait Store: Send + Sync + 'static {
     // ---- tokens and sessions ----
 
     // ---- messages ----
+
+    /// The final refusal a `Send` of (sender, client id) got earlier, if
+    /// it is still remembered (see [`Store::remember_rejection`]).
+    fn rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Refusal>, StoreError>;
+    /// Remembers a final refusal so a resend of the same client id gets
+    /// it again. Each account's latest [`REMEMBERED_REJECTIONS`] are kept.
+    fn remember_rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError>;
 }
+
+/// Rejections remembered per account; older ones are forgotten, and a
+/// resend of one of those is judged afresh.
+pub const REMEMBERED_REJECTIONS: u32 = 1000;
 
 /// Runs store calls on tokio's blocking pool so SQLite's fsyncs never stall
 /// the executor.

@@ -7,11 +7,14 @@ use std::sync::Mutex;
 use natter_common::codec;
 use natter_common::protocol::MediaKind;
 use natter_common::{
-    BlobHash, ChatMessage, Content, Conversation, MessageId, Recipient, Timestamp, UserName,
+    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
+    Timestamp, UserName,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{Account, AccountId, Appended, NewMessage, Page, Store, StoreError};
+use super::{
+    Account, AccountId, Appended, NewMessage, Page, Store, StoreError, REMEMBERED_REJECTIONS,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -100,7 +103,14 @@ impl SqliteStore {
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         db.execute_batch(SCHEMA).map_err(backend)?;
+        db.execute_batch(MESSAGES_SCHEMA).map_err(backend)?;
         Ok(Self { db: Mutex::new(db) })
+    }
+
+    /// How long a write waits for another connection's lock on the
+    /// database before it fails as transient ([`StoreError::Transient`]).
+    pub fn set_busy_timeout(&self, wait: std::time::Duration) -> Result<(), StoreError> {
+        self.lock().busy_timeout(wait).map_err(backend)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -440,7 +450,64 @@ impl Store for SqliteStore {
     // ---- tokens and sessions ----
 
     // ---- messages ----
+
+    fn rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let db = self.lock();
+        let reason: Option<Vec<u8>> = db
+            .query_row(
+                "SELECT reason FROM rejected_sends WHERE sender_id = ?1 AND client_id = ?2",
+                params![sender.0, client_id.0 as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        reason
+            .map(|r| codec::decode_payload::<Refusal>(&r).map_err(backend))
+            .transpose()
+    }
+
+    fn remember_rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError> {
+        let reason = codec::to_bytes(refusal).map_err(backend)?;
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO rejected_sends (sender_id, client_id, reason) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sender_id, client_id) DO NOTHING",
+            params![sender.0, client_id.0 as i64, reason],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM rejected_sends WHERE sender_id = ?1 AND id <= (
+                SELECT id FROM rejected_sends WHERE sender_id = ?1
+                ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![sender.0, REMEMBERED_REJECTIONS],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
 }
+
+/// Final refusals of sends, so a resend of the same client id gets the
+/// same answer; at most [`REMEMBERED_REJECTIONS`] per sender.
+const MESSAGES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rejected_sends (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender_id INTEGER NOT NULL REFERENCES accounts(id),
+    client_id INTEGER NOT NULL,
+    reason BLOB NOT NULL,
+    UNIQUE (sender_id, client_id)
+);
+CREATE INDEX IF NOT EXISTS rejected_sends_by_sender ON rejected_sends(sender_id, id);
+";
 
 impl SqliteStore {
     fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
