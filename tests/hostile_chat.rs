@@ -335,3 +335,28 @@ async fn a_rejected_client_id_stays_rejected_when_resent() {
         "a new client id is judged afresh"
     );
 }
+
+#[tokio::test]
+async fn after_a_rate_limit_later_sends_wait_for_the_held_one() {
+    let server = TestServer::start_with(|c| {
+        c.messages_per_sec = 10;
+        c.message_burst = 1;
+    })
+    .await;
+    let mut peer = raw_user(&server, "mallory").await;
+    peer.send(&raw_send(1, Recipient::Everyone, "one")).await;
+    peer.send(&raw_send(2, Recipient::Everyone, "two")).await;
+    assert!(answer(&mut peer, 1).await.is_ok());
+    let Err(Refusal::RateLimited { retry_after_ms }) = answer(&mut peer, 2).await else {
+        panic!("the second send is over the limit");
+    };
+    // The delay the server asked for (the protocol's wait, not a guess).
+    tokio::time::sleep(std::time::Duration::from_millis(u64::from(retry_after_ms) + 50)).await;
+    peer.send(&raw_send(3, Recipient::Everyone, "three")).await;
+    assert!(
+        matches!(answer(&mut peer, 3).await, Err(Refusal::RateLimited { .. })),
+        "a later message may not overtake the held one"
+    );
+    peer.send(&raw_send(2, Recipient::Everyone, "two")).await;
+    assert!(answer(&mut peer, 2).await.is_ok(), "the held one goes first");
+}
