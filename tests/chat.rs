@@ -553,14 +553,15 @@ async fn a_different_protocol_version_is_refused_by_name() {
     assert_eq!(
         peer.read().await,
         ServerMsg::Refused(Refusal::VersionMismatch {
-            server: 1,
+            server: natter_common::PROTOCOL_VERSION,
             client: 99
         })
     );
     let (code, reason) = peer.closed().await;
     assert_eq!(code, close::PROTOCOL_VIOLATION as u64);
+    let ours = format!("version {}", natter_common::PROTOCOL_VERSION);
     assert!(
-        reason.contains("version 1") && reason.contains("version 99"),
+        reason.contains(&ours) && reason.contains("version 99"),
         "{reason}"
     );
 }
