@@ -6,10 +6,11 @@ use std::collections::HashSet;
 
 use natter_client::app::state::HISTORY_PAGE;
 use natter_client::{Client, ClientEvent, Events};
-use natter_common::codec::encode_frame;
+use natter_common::codec::{encode_frame, read_frame, write_frame};
+use natter_common::protocol::{close, MediaKind, TransferHeader, TransferReply};
 use natter_common::{
-    ChatMessage, ClientMsg, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
-    RequestId, ServerMsg,
+    BlobHash, ChatMessage, ClientMsg, ClientMsgId, Content, Conversation, MessageId, Recipient,
+    Refusal, RequestId, ServerMsg, PROTOCOL_VERSION,
 };
 use natter_server::Config;
 use natter_tests::raw::RawPeer;
@@ -351,12 +352,104 @@ async fn after_a_rate_limit_later_sends_wait_for_the_held_one() {
         panic!("the second send is over the limit");
     };
     // The delay the server asked for (the protocol's wait, not a guess).
-    tokio::time::sleep(std::time::Duration::from_millis(u64::from(retry_after_ms) + 50)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(
+        u64::from(retry_after_ms) + 50,
+    ))
+    .await;
     peer.send(&raw_send(3, Recipient::Everyone, "three")).await;
     assert!(
         matches!(answer(&mut peer, 3).await, Err(Refusal::RateLimited { .. })),
         "a later message may not overtake the held one"
     );
     peer.send(&raw_send(2, Recipient::Everyone, "two")).await;
-    assert!(answer(&mut peer, 2).await.is_ok(), "the held one goes first");
+    assert!(
+        answer(&mut peer, 2).await.is_ok(),
+        "the held one goes first"
+    );
+}
+
+#[tokio::test]
+async fn a_non_shortest_varint_is_a_protocol_violation() {
+    let server = TestServer::start().await;
+    let mut peer = raw_user(&server, "mallory").await;
+    // Ping { nonce: 0 } is `05 00`; here the nonce is the over-long `80 00`.
+    peer.send_bytes(&[3, 0, 0, 0, 0x05, 0x80, 0x00]).await;
+    let (code, reason) = peer.closed().await;
+    assert_eq!(code, close::PROTOCOL_VIOLATION as u64);
+    assert!(reason.contains("canonical"), "{reason}");
+}
+
+#[tokio::test]
+async fn an_oversized_header_on_a_transfer_stream_refuses_that_stream_only() {
+    let server = TestServer::start().await;
+    let mut peer = raw_user(&server, "mallory").await;
+    let (mut send, mut recv) = peer.connection.open_bi().await.unwrap();
+    send.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
+    let reply: Option<TransferReply> = within("a transfer reply", read_frame(&mut recv, 4096))
+        .await
+        .expect("a readable reply");
+    assert!(
+        matches!(reply, Some(TransferReply::Refused(Refusal::Malformed(_)))),
+        "{reply:?}"
+    );
+    peer.send(&ClientMsg::Ping { nonce: 7 }).await;
+    peer.read_until(|m| matches!(m, ServerMsg::Pong { nonce: 7 }).then_some(()))
+        .await;
+}
+
+#[tokio::test]
+async fn a_first_frame_that_is_not_a_hello_is_read_as_one() {
+    let server = TestServer::start().await;
+    let mut peer = RawPeer::connect(server.addr).await;
+    // `Ping` is variant 5: its leading varint reads as version 5.
+    peer.send(&ClientMsg::Ping { nonce: 1 }).await;
+    assert_eq!(
+        peer.read().await,
+        ServerMsg::Refused(Refusal::VersionMismatch {
+            server: PROTOCOL_VERSION,
+            client: 5
+        })
+    );
+    assert_eq!(peer.closed().await.0, close::PROTOCOL_VIOLATION as u64);
+}
+
+#[tokio::test]
+async fn a_transfer_stream_opened_before_login_is_served_after_it() {
+    let server = TestServer::start().await;
+    natter_client::register(&server.client_config(), "mallory", PASSWORD)
+        .await
+        .unwrap();
+    let mut peer = RawPeer::connect(server.addr).await;
+    peer.hello().await;
+    let (mut send, mut recv) = peer.connection.open_bi().await.unwrap();
+    let get = TransferHeader::Get {
+        kind: MediaKind::File,
+        hash: BlobHash([7; 32]),
+        offset: 0,
+    };
+    write_frame(&mut send, &get).await.unwrap();
+    peer.send(&ClientMsg::Login {
+        name: "mallory".into(),
+        password: PASSWORD.into(),
+        since: None,
+    })
+    .await;
+    peer.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(()))
+        .await;
+    let reply: Option<TransferReply> = within("a transfer reply", read_frame(&mut recv, 4096))
+        .await
+        .expect("a readable reply");
+    assert!(
+        matches!(reply, Some(TransferReply::Refused(_))),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn whitespace_only_text_is_refused_as_empty() {
+    let server = TestServer::start().await;
+    let mut peer = raw_user(&server, "mallory").await;
+    peer.send(&raw_send(1, Recipient::Everyone, " \n\t\u{3000}"))
+        .await;
+    assert_eq!(answer(&mut peer, 1).await, Err(Refusal::EmptyText));
 }
