@@ -453,3 +453,30 @@ async fn whitespace_only_text_is_refused_as_empty() {
         .await;
     assert_eq!(answer(&mut peer, 1).await, Err(Refusal::EmptyText));
 }
+
+#[tokio::test]
+async fn a_login_cursor_beyond_every_id_replays_nothing() {
+    let server = TestServer::start_with(unthrottled).await;
+    let (alice, mut a) = server.user("alice").await;
+    let sent = alice.send(Recipient::Everyone, text("old news")).unwrap();
+    all_accepted(&mut a, &[sent]).await;
+    natter_client::register(&server.client_config(), "mallory", PASSWORD)
+        .await
+        .unwrap();
+    let mut peer = RawPeer::connect(server.addr).await;
+    peer.hello().await;
+    peer.send(&ClientMsg::Login {
+        name: "mallory".into(),
+        password: PASSWORD.into(),
+        since: Some(MessageId(u64::MAX)),
+    })
+    .await;
+    let replayed = peer
+        .read_until(|m| match m {
+            ServerMsg::Message(_) => Some(true),
+            ServerMsg::CaughtUp { .. } => Some(false),
+            _ => None,
+        })
+        .await;
+    assert!(!replayed, "nothing is newer than u64::MAX");
+}
