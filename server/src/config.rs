@@ -115,7 +115,9 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_DOWNLOADS_PER_USER", default_value_t = 8)]
     pub max_downloads_per_user: u32,
 
-    /// Messages one user may send per second, on average.
+    /// Messages one user may send per second, on average, all of their
+    /// sessions together. A send past it is answered `RateLimited` with the
+    /// delay, and the client library resends it then.
     #[arg(long, env = "NATTER_MESSAGES_PER_SEC", default_value_t = 5)]
     pub messages_per_sec: u32,
 
