@@ -17,12 +17,12 @@
 //!   stays pending: the task emits [`ClientEvent::Throttled`] with the
 //!   delay, holds it and every later pending message back, and when the
 //!   delay is over resends them in order with the same client ids. The
-//!   delay is the server's `retry_after_ms`, or for `Unavailable` a
-//!   backoff of 200 ms doubling to 10 s that an acceptance resets. The
-//!   server holds the session's later sends back until the held one is
-//!   resent, so messages are stored in the order they were sent, each
-//!   once, and the application only ever sees `Accepted` or a final
-//!   `Rejected` for each.
+//!   delay is the server's `retry_after_ms`, or for `Unavailable` the
+//!   reconnect backoff's schedule (200 ms doubling to 10 s, jittered),
+//!   which an acceptance resets. The server holds the session's later
+//!   sends back until the held one is resent, so messages are stored in
+//!   the order they were sent, each once, and the application only ever
+//!   sees `Accepted` or a final `Rejected` for each.
 //! - Events go through a bounded queue. If the application stops reading
 //!   and the queue fills up, the task stops delivering, and once the
 //!   application has drained half of the queue it reconnects and catches
