@@ -11,6 +11,18 @@
 //! - A sent message stays pending until the server accepts or rejects it.
 //!   After a reconnect, pending messages are resent in order with the same
 //!   client id; the server recognises them, so nothing is stored twice.
+//! - `Rejected` is final, except for two answers that mean "not now":
+//!   `RateLimited` (the account sends faster than the server allows) and
+//!   `Unavailable` (the server's storage is busy or full). Such a message
+//!   stays pending: the task emits [`ClientEvent::Throttled`] with the
+//!   delay, holds it and every later pending message back, and when the
+//!   delay is over resends them in order with the same client ids. The
+//!   delay is the server's `retry_after_ms`, or for `Unavailable` the
+//!   reconnect backoff's schedule (200 ms doubling to 10 s, jittered),
+//!   which an acceptance resets. The server holds the session's later
+//!   sends back until the held one is resent, so messages are stored in
+//!   the order they were sent, each once, and the application only ever
+//!   sees `Accepted` or a final `Rejected` for each.
 //! - Events go through a bounded queue. If the application stops reading
 //!   and the queue fills up, the task stops delivering, and once the
 //!   application has drained half of the queue it reconnects and catches
@@ -110,10 +122,18 @@ pub enum ClientEvent {
         id: MessageId,
         sent_at: Timestamp,
     },
-    /// The server refused a message; it will not be retried.
+    /// The server refused a message for good; it will not be retried.
     Rejected {
         client_id: ClientMsgId,
         reason: Refusal,
+    },
+    /// The server cannot take a message right now (sending too fast, or
+    /// its storage is busy): it stays pending and is sent again, with the
+    /// messages after it, in `retry_in`. Not an error to show as one.
+    Throttled {
+        client_id: ClientMsgId,
+        reason: Refusal,
+        retry_in: Duration,
     },
     /// The connection dropped (or an attempt failed); the next attempt
     /// starts in `retry_in`.
@@ -317,6 +337,8 @@ impl Client {
             next_nonce: 0,
             overflowed: false,
             backoff: Backoff::default(),
+            send_after: None,
+            send_backoff: Backoff::default(),
             shared: shared.clone(),
             events: events.clone(),
             commands: commands_rx,
@@ -595,6 +617,10 @@ struct Session {
     /// The event queue was full: deliver nothing until a reconnect.
     overflowed: bool,
     backoff: Backoff,
+    /// Pending messages wait until then: the server said "not now".
+    send_after: Option<tokio::time::Instant>,
+    /// Delays after `Unavailable`; reset by an acceptance.
+    send_backoff: Backoff,
     shared: Arc<Mutex<Shared>>,
     events: mpsc::Sender<ClientEvent>,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -837,6 +863,12 @@ impl Session {
                     }
                     Err(e) => return Outcome::Lost(e.to_string()),
                 },
+                () = hold_over(self.send_after) => {
+                    self.send_after = None;
+                    if let Err(e) = self.send_unsent(link).await {
+                        return Outcome::Lost(e.to_string());
+                    }
+                }
                 () = room_for_events(&self.events, self.overflowed) => {
                     return Outcome::Lost("catching up after the application fell behind".into());
                 }
@@ -847,7 +879,8 @@ impl Session {
     /// Sends, in order, what waited for this connection: pending messages
     /// and history requests.
     async fn send_unsent(&mut self, link: &mut Link) -> Result<(), ClientError> {
-        for send in self.pending.iter_mut().filter(|s| !s.sent) {
+        let held = self.sends_held();
+        for send in self.pending.iter_mut().filter(|s| !s.sent && !held) {
             let msg = ClientMsg::Send {
                 client_id: send.client_id,
                 to: send.to.clone(),
@@ -868,6 +901,11 @@ impl Session {
     async fn command_online(&mut self, command: Command, link: &mut Link) -> Option<Outcome> {
         let written = match command {
             Command::Send(mut send) => {
+                if self.sends_held() {
+                    // Goes out after the ones held back, in order.
+                    self.pending.push_back(send);
+                    return None;
+                }
                 let msg = ClientMsg::Send {
                     client_id: send.client_id,
                     to: send.to.clone(),
@@ -923,14 +961,21 @@ impl Session {
                 client_id,
                 id,
                 sent_at,
-            } => self.settle(
-                client_id,
-                ClientEvent::Accepted {
+            } => {
+                self.send_backoff.reset();
+                self.settle(
                     client_id,
-                    id,
-                    sent_at,
-                },
-            ),
+                    ClientEvent::Accepted {
+                        client_id,
+                        id,
+                        sent_at,
+                    },
+                )
+            }
+            ServerMsg::Rejected {
+                client_id,
+                reason: reason @ (Refusal::RateLimited { .. } | Refusal::Unavailable),
+            } => self.hold_sends(client_id, reason),
             ServerMsg::Rejected { client_id, reason } => {
                 self.settle(client_id, ClientEvent::Rejected { client_id, reason })
             }
@@ -992,6 +1037,43 @@ impl Session {
             let mut shared = lock(&self.shared);
             shared.pending_sends = shared.pending_sends.saturating_sub(1);
         }
+    }
+
+    /// The server said "not now" to a pending message: it and every later
+    /// one wait for the delay, then go out again in order (see the module
+    /// docs).
+    fn hold_sends(&mut self, client_id: ClientMsgId, reason: Refusal) {
+        let Some(at) = self.pending.iter().position(|s| s.client_id == client_id) else {
+            tracing::debug!(?client_id, "retry answer for a message that is not pending");
+            return;
+        };
+        if !self.pending[at].sent {
+            // Already held back by an earlier message's answer.
+            return;
+        }
+        let retry_in = match &reason {
+            Refusal::RateLimited { retry_after_ms } => {
+                Duration::from_millis(u64::from(*retry_after_ms).max(1))
+            }
+            _ => self.send_backoff.next_delay(&mut rand::thread_rng()),
+        };
+        for send in self.pending.range_mut(at..) {
+            send.sent = false;
+        }
+        let until = tokio::time::Instant::now() + retry_in;
+        self.send_after = Some(self.send_after.map_or(until, |t| t.max(until)));
+        tracing::debug!(?client_id, ?retry_in, "server said not now: {reason}");
+        self.emit(ClientEvent::Throttled {
+            client_id,
+            reason,
+            retry_in,
+        });
+    }
+
+    /// Whether pending messages must wait (see [`Session::hold_sends`]).
+    fn sends_held(&self) -> bool {
+        self.send_after
+            .is_some_and(|t| t > tokio::time::Instant::now())
     }
 
     /// Delivers a message unless it was delivered before.
@@ -1119,6 +1201,14 @@ fn history_request(wait: &HistoryWait) -> ClientMsg {
         conversation: wait.conversation.clone(),
         before: wait.before,
         limit: wait.limit,
+    }
+}
+
+/// Resolves when held-back sends may go out again; never if none are held.
+async fn hold_over(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => pending().await,
     }
 }
 

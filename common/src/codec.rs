@@ -1,6 +1,11 @@
 //! Framing: each frame is a u32 little-endian payload length followed by
 //! that many bytes of postcard. The length is checked against a maximum
 //! before any payload byte is allocated or read.
+//!
+//! Every value has exactly one encoding: a payload is accepted only if it
+//! is the one the encoder would write for the decoded value, so varints in
+//! a longer form than needed and bytes after the value are refused (postcard
+//! alone accepts both). Peers can compare, hash or log frames byte for byte.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -15,6 +20,8 @@ pub enum FrameError {
     TooLarge { len: u64, max: u32 },
     #[error("undecodable frame: {0}")]
     Decode(postcard::Error),
+    #[error("frame not in its canonical encoding (an over-long varint or bytes after the value)")]
+    NotCanonical,
     #[error("could not encode frame: {0}")]
     Encode(postcard::Error),
     #[error("stream ended in the middle of a frame")]
@@ -51,9 +58,50 @@ pub fn hello_version(payload: &[u8]) -> Result<u16, FrameError> {
         .map_err(FrameError::Decode)
 }
 
-/// Decodes a frame's payload (without its length prefix).
-pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
-    postcard::from_bytes(payload).map_err(FrameError::Decode)
+/// Decodes a frame's payload (without its length prefix), refusing any
+/// encoding but the canonical one (see the module docs).
+pub fn decode_payload<T: DeserializeOwned + Serialize>(payload: &[u8]) -> Result<T, FrameError> {
+    let value: T = postcard::from_bytes(payload).map_err(FrameError::Decode)?;
+    if !encodes_to(&value, payload) {
+        return Err(FrameError::NotCanonical);
+    }
+    Ok(value)
+}
+
+/// Whether `value` encodes to exactly `bytes`, compared as it is written
+/// (no second buffer).
+fn encodes_to<T: Serialize>(value: &T, bytes: &[u8]) -> bool {
+    struct Compare<'a> {
+        rest: &'a [u8],
+        same: bool,
+    }
+    impl postcard::ser_flavors::Flavor for Compare<'_> {
+        type Output = bool;
+        fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+            self.try_extend(&[byte])
+        }
+        fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+            match self.rest.strip_prefix(data) {
+                Some(rest) => self.rest = rest,
+                None => {
+                    self.same = false;
+                    self.rest = &[];
+                }
+            }
+            Ok(())
+        }
+        fn finalize(self) -> postcard::Result<bool> {
+            Ok(self.same && self.rest.is_empty())
+        }
+    }
+    postcard::serialize_with_flavor(
+        value,
+        Compare {
+            rest: bytes,
+            same: true,
+        },
+    )
+    .unwrap_or(false)
 }
 
 /// Writes one frame.
@@ -74,7 +122,7 @@ where
 pub async fn read_frame<R, T>(r: &mut R, max: u32) -> Result<Option<T>, FrameError>
 where
     R: AsyncRead + Unpin,
-    T: DeserializeOwned,
+    T: DeserializeOwned + Serialize,
 {
     match read_payload(r, max).await? {
         Some(payload) => decode_payload(&payload).map(Some),
@@ -140,7 +188,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// The next frame, or `Ok(None)` at a clean end of stream.
-    pub async fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+    pub async fn read<T: DeserializeOwned + Serialize>(&mut self) -> Result<Option<T>, FrameError> {
         match self.read_raw().await? {
             Some(payload) => decode_payload(&payload).map(Some),
             None => Ok(None),
@@ -301,6 +349,33 @@ mod tests {
             reader.read::<ClientMsg>().await,
             Err(FrameError::Truncated)
         ));
+    }
+
+    #[test]
+    fn only_the_canonical_encoding_decodes() {
+        // Ping { nonce: 0 }: variant 5, then the varint 0.
+        assert_eq!(
+            decode_payload::<ClientMsg>(&[5, 0]).unwrap(),
+            ClientMsg::Ping { nonce: 0 }
+        );
+        // The same value with an over-long varint, and with a trailing byte.
+        for bytes in [&[5, 0x80, 0][..], &[0x85, 0, 0], &[5, 0, 0]] {
+            assert!(
+                matches!(
+                    decode_payload::<ClientMsg>(bytes),
+                    Err(FrameError::NotCanonical)
+                ),
+                "{bytes:?}"
+            );
+        }
+        // Longer values round-trip.
+        let send = ClientMsg::Send {
+            client_id: ClientMsgId(u64::MAX),
+            to: Recipient::Everyone,
+            content: Content::Text("界".repeat(100)),
+        };
+        let frame = encode_frame(&send).unwrap();
+        assert_eq!(decode_payload::<ClientMsg>(&frame[4..]).unwrap(), send);
     }
 
     #[tokio::test]

@@ -119,7 +119,9 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_DOWNLOADS_PER_USER", default_value_t = 8)]
     pub max_downloads_per_user: u32,
 
-    /// Messages one user may send per second, on average.
+    /// Messages one user may send per second, on average, all of their
+    /// sessions together. A send past it is answered `RateLimited` with the
+    /// delay, and the client library resends it then.
     #[arg(long, env = "NATTER_MESSAGES_PER_SEC", default_value_t = 5)]
     pub messages_per_sec: u32,
 
@@ -163,6 +165,12 @@ pub struct Config {
     /// Days a login token stays valid for resuming without the password.
     #[arg(long, env = "NATTER_TOKEN_DAYS", default_value_t = 30)]
     pub token_days: u32,
+
+    /// Milliseconds a database write waits for a lock held elsewhere (a
+    /// backup, an operator's sqlite3 shell) before the request is answered
+    /// `Unavailable`, which clients retry.
+    #[arg(long, env = "NATTER_STORE_BUSY_MS", default_value_t = 5000)]
+    pub store_busy_ms: u64,
 }
 
 impl Config {
@@ -201,6 +209,7 @@ impl Config {
             hash_workers: 0,
             hash_wait_secs: 5,
             token_days: 30,
+            store_busy_ms: 5000,
         }
     }
 

@@ -6,17 +6,20 @@
 //! [`admission`] keeps,
 //! [`session`] is the one task per connection, [`auth`] checks passwords
 //! and throttles guessing, [`hub`] tracks presence and fans messages out,
-//! [`router`] validates, stores and routes what users send, [`store`] keeps
+//! [`router`] validates, stores and routes what users send, [`history`]
+//! answers history pages, [`store`] keeps
 //! accounts and history, [`media`] stores pictures and files
 //! and serves their transfer streams, [`tls`] owns the certificate.
 
 pub mod admission;
 pub mod auth;
 pub mod config;
+pub mod history;
 pub mod hub;
 pub mod listener;
 pub mod media;
 pub mod router;
+pub mod send_rate;
 pub mod session;
 pub mod store;
 pub mod tls;

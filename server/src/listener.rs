@@ -56,6 +56,7 @@ impl Server {
         let db_path = data_dir.join("natter.db");
         let store = SqliteStore::open(&db_path)
             .with_context(|| format!("opening database {}", db_path.display()))?;
+        store.set_busy_timeout(Duration::from_millis(config.store_busy_ms))?;
         let endpoint = quinn::Endpoint::server(server_config, config.listen)
             .with_context(|| format!("binding UDP {}", config.listen))?;
         let addr = endpoint.local_addr()?;
@@ -80,6 +81,10 @@ impl Server {
                 config.max_connections_per_address,
                 config.max_unauthenticated_per_address,
                 config.max_sessions_per_account,
+            ),
+            send_rate: crate::send_rate::SendRate::new(
+                config.messages_per_sec,
+                config.message_burst,
             ),
             sequencer: tokio::sync::Mutex::new(()),
             uploads: Arc::new(Semaphore::new(config.max_uploads.max(1) as usize)),

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use natter_common::codec::{self, FrameError, FrameReader};
-use natter_common::limits::{MAX_CATCH_UP, MAX_DETAIL_CHARS, MAX_HISTORY_PAGE};
+use natter_common::limits::{MAX_CATCH_UP, MAX_DETAIL_CHARS};
 use natter_common::protocol::close;
 use natter_common::{
     ClientMsg, Hello, Limits, MessageId, Refusal, ServerMsg, SessionToken, Timestamp,
@@ -24,8 +24,8 @@ use crate::admission::{self, Admission};
 use crate::auth::{self, Hasher, LoginThrottle, SignUpThrottle};
 use crate::config::Config;
 use crate::hub::{Fanout, Outbound};
-use crate::router;
 use crate::store::{Account, Blocking};
+use crate::{history, router};
 
 /// What all sessions share.
 pub struct Context {
@@ -42,6 +42,8 @@ pub struct Context {
     pub blobs: crate::media::BlobDir,
     /// Turns for uploads, `max_uploads` of them: bounds upload buffers.
     pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Each account's send rate: see [`crate::send_rate`].
+    pub send_rate: crate::send_rate::SendRate,
     /// Held while a message is stored and published: see [`crate::router`].
     pub sequencer: tokio::sync::Mutex<()>,
 }
@@ -165,6 +167,7 @@ async fn run(
         last_replayed: None,
         transfers: tokio::task::JoinSet::new(),
         kicked: CancellationToken::new(),
+        order: router::SendOrder::default(),
     };
     let close = session.serve(reader, shutdown).await;
     info!("logged out");
@@ -380,6 +383,8 @@ struct Session<'a> {
     /// The newest message sent in the replay after login; live copies of
     /// messages up to it are skipped.
     last_replayed: Option<MessageId>,
+    /// Keeps this session's messages in the order it sent them.
+    order: router::SendOrder,
 }
 
 impl Session<'_> {
@@ -493,37 +498,25 @@ impl Session<'_> {
                 client_id,
                 to,
                 content,
-            } => match router::send(self.ctx, &self.login.account, client_id, to, content).await {
-                Ok(stored) => ServerMsg::Accepted {
-                    client_id,
-                    id: stored.message.id,
-                    sent_at: stored.message.sent_at,
-                },
-                Err(reason) => ServerMsg::Rejected { client_id, reason },
-            },
+            } => {
+                let from = &self.login.account;
+                match router::send(self.ctx, from, &mut self.order, client_id, to, content).await {
+                    Ok(stored) => ServerMsg::Accepted {
+                        client_id,
+                        id: stored.message.id,
+                        sent_at: stored.message.sent_at,
+                    },
+                    Err(reason) => ServerMsg::Rejected { client_id, reason },
+                }
+            }
             ClientMsg::History {
                 request,
                 conversation,
                 before,
                 limit,
             } => {
-                let viewer = self.login.account.clone();
-                let limit = limit.clamp(1, MAX_HISTORY_PAGE);
-                let wanted = conversation.clone();
-                match self
-                    .ctx
-                    .store
-                    .call(move |s| s.history(&viewer, &wanted, before, limit))
-                    .await
-                {
-                    Ok(page) => ServerMsg::History {
-                        request,
-                        conversation,
-                        messages: page.messages,
-                        more: page.more,
-                    },
-                    Err(_) => ServerMsg::Refused(Refusal::Internal),
-                }
+                let viewer = &self.login.account;
+                history::answer(self.ctx, viewer, request, conversation, before, limit).await
             }
             ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
             ClientMsg::Logout | ClientMsg::LogoutEverywhere => {
@@ -544,11 +537,35 @@ fn too_slow() -> Close {
 }
 
 /// Writes one frame; a client that does not read for [`WRITE_TIMEOUT`] is
-/// too slow.
+/// too slow. A frame the server cannot encode (too large) is its own bug,
+/// not the client's: it is logged and skipped, and the session goes on.
 async fn write(send: &mut SendStream, msg: &ServerMsg) -> Result<(), Close> {
     match timeout(WRITE_TIMEOUT, codec::write_frame(send, msg)).await {
         Err(_) => Err(Close::new(close::TOO_SLOW, "too slow: not reading")),
+        Ok(Err(e @ (FrameError::Encode(_) | FrameError::TooLarge { .. }))) => {
+            tracing::error!(error = %e, frame = frame_name(msg), "outgoing frame skipped");
+            Ok(())
+        }
         Ok(Err(e)) => Err(Close::from_frame(e)),
         Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// A frame's kind, for logs (never its content).
+fn frame_name(msg: &ServerMsg) -> &'static str {
+    match msg {
+        ServerMsg::Welcome { .. } => "Welcome",
+        ServerMsg::Refused(_) => "Refused",
+        ServerMsg::Registered { .. } => "Registered",
+        ServerMsg::LoggedIn { .. } => "LoggedIn",
+        ServerMsg::Online { .. } => "Online",
+        ServerMsg::Joined { .. } => "Joined",
+        ServerMsg::Left { .. } => "Left",
+        ServerMsg::Message(_) => "Message",
+        ServerMsg::CaughtUp { .. } => "CaughtUp",
+        ServerMsg::Accepted { .. } => "Accepted",
+        ServerMsg::Rejected { .. } => "Rejected",
+        ServerMsg::History { .. } => "History",
+        ServerMsg::Pong { .. } => "Pong",
     }
 }

@@ -110,7 +110,11 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    let config = natter_server::Config::new("127.0.0.1:0".parse()?, dir.join("server"));
+    let mut config = natter_server::Config::new("127.0.0.1:0".parse()?, dir.join("server"));
+    // The bench measures throughput and latency, not the per-user send
+    // rate limit: lift it.
+    config.messages_per_sec = 1_000_000;
+    config.message_burst = 1_000_000;
     let server = natter_server::Server::bind(config).await?;
     let natter = server.endpoint();
 

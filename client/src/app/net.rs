@@ -150,6 +150,12 @@ pub enum NetEvent {
         client_id: ClientMsgId,
         reason: String,
     },
+    /// The server said "not now" (too fast, or storage busy): the message
+    /// stays pending and is sent again by itself in `retry_in_secs`.
+    Throttled {
+        client_id: ClientMsgId,
+        retry_in_secs: f64,
+    },
     Disconnected {
         reason: String,
         retry_in_secs: f64,
@@ -556,6 +562,14 @@ impl NetTask {
             ClientEvent::Rejected { client_id, reason } => NetEvent::Rejected {
                 client_id,
                 reason: reason.to_string(),
+            },
+            ClientEvent::Throttled {
+                client_id,
+                retry_in,
+                ..
+            } => NetEvent::Throttled {
+                client_id,
+                retry_in_secs: retry_in.as_secs_f64(),
             },
             ClientEvent::Disconnected { reason, retry_in } => NetEvent::Disconnected {
                 reason,

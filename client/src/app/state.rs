@@ -753,6 +753,10 @@ impl AppState {
                     }
                 }
             }
+            NetEvent::Throttled {
+                client_id,
+                retry_in_secs,
+            } => self.throttled(client_id, retry_in_secs),
             NetEvent::Disconnected {
                 reason,
                 retry_in_secs,
@@ -1011,6 +1015,21 @@ impl AppState {
             revision: self.revision + 1,
             ..Self::default()
         };
+    }
+
+    /// A message of ours waits because the server said "not now": it stays
+    /// pending (the library resends it) and a notice says for how long.
+    fn throttled(&mut self, client_id: ClientMsgId, retry_in_secs: f64) {
+        let Some(c) = self.sent.get(&client_id).cloned() else {
+            return;
+        };
+        let secs = retry_in_secs.ceil().max(1.0);
+        self.toast(
+            format!("Sending slowed down: retrying in {secs} s"),
+            None,
+            false,
+        );
+        self.log_mut(&c).revision += 1;
     }
 
     fn request_history_once(&mut self, c: &Conversation) -> Option<Command> {
@@ -1802,6 +1821,29 @@ mod tests {
         });
         let e = &s.conversations[&Conversation::Group].entries[0];
         assert_eq!(e.delivery, Delivery::Failed("queue full".into()));
+    }
+
+    #[test]
+    fn a_throttled_message_stays_pending_and_says_when_it_retries() {
+        let mut s = logged_in("alice");
+        let local = match s.handle(Intent::SendEmoji(EmojiId(0))).as_slice() {
+            [Command::Send { local, .. }] => *local,
+            other => panic!("{other:?}"),
+        };
+        let client_id = ClientMsgId(5);
+        s.apply(NetEvent::Queued { local, client_id });
+        s.apply(NetEvent::Throttled {
+            client_id,
+            retry_in_secs: 2.2,
+        });
+        let e = &s.conversations[&Conversation::Group].entries[0];
+        assert_eq!(e.delivery, Delivery::Pending);
+        assert_eq!(s.toasts.len(), 1);
+        assert!(
+            s.toasts[0].text.contains("retrying in 3 s"),
+            "{}",
+            s.toasts[0].text
+        );
     }
 
     #[test]

@@ -529,6 +529,10 @@ fn event_plain(event: &ClientEvent) -> Option<String> {
             "* disconnected: {reason}; retrying in {:.1} s",
             retry_in.as_secs_f64()
         )),
+        ClientEvent::Throttled { retry_in, .. } => format!(
+            "* sending slowed down: retrying in {:.1} s",
+            retry_in.as_secs_f64()
+        ),
         ClientEvent::Closed { reason } => printable(&format!("* closed: {reason}")),
         ClientEvent::CaughtUp { truncated: false }
         | ClientEvent::Accepted { .. }
@@ -584,6 +588,18 @@ fn event_json(event: &ClientEvent) -> String {
             "disconnected",
             vec![
                 ("reason", json!(reason)),
+                ("retry_in_ms", json!(retry_in.as_millis() as u64)),
+            ],
+        ),
+        ClientEvent::Throttled {
+            client_id,
+            reason,
+            retry_in,
+        } => (
+            "throttled",
+            vec![
+                ("client_id", json!(client_id.0)),
+                ("reason", json!(reason.to_string())),
                 ("retry_in_ms", json!(retry_in.as_millis() as u64)),
             ],
         ),

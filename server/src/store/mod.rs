@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use natter_common::protocol::MediaKind;
 use natter_common::{
-    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Timestamp, UserName,
+    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Refusal, Timestamp,
+    UserName,
 };
 
 /// Addresses remembered per account as having logged into it: a bound on
@@ -62,8 +63,20 @@ pub struct Page {
 pub enum StoreError {
     #[error("the name is taken")]
     NameTaken,
+    /// The database is busy or locked, the disk is full, or an I/O call
+    /// failed: nothing was written, and the same call may succeed later.
+    #[error("storage temporarily unavailable: {0}")]
+    Transient(String),
     #[error("storage error: {0}")]
     Backend(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same call later may succeed (see
+    /// [`StoreError::Transient`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient(_))
+    }
 }
 
 /// Durable state. Every write is durable when the call returns.
@@ -145,7 +158,27 @@ pub trait Store: Send + Sync + 'static {
     // ---- tokens and sessions ----
 
     // ---- messages ----
+
+    /// The final refusal a `Send` of (sender, client id) got earlier, if
+    /// it is still remembered (see [`Store::remember_rejection`]).
+    fn rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Refusal>, StoreError>;
+    /// Remembers a final refusal so a resend of the same client id gets
+    /// it again. Each account's latest [`REMEMBERED_REJECTIONS`] are kept.
+    fn remember_rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError>;
 }
+
+/// Rejections remembered per account; older ones are forgotten, and a
+/// resend of one of those is judged afresh.
+pub const REMEMBERED_REJECTIONS: u32 = 1000;
 
 /// Runs store calls on tokio's blocking pool so SQLite's fsyncs never stall
 /// the executor.

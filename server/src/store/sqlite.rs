@@ -8,12 +8,14 @@ use std::sync::Mutex;
 use natter_common::codec;
 use natter_common::protocol::MediaKind;
 use natter_common::{
-    BlobHash, ChatMessage, Content, Conversation, MessageId, Recipient, Timestamp, UserName,
+    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
+    Timestamp, UserName,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
     Account, AccountId, Appended, NewMessage, Page, Store, StoreError, MAX_KNOWN_ADDRESSES,
+    REMEMBERED_REJECTIONS,
 };
 
 const SCHEMA: &str = "
@@ -70,8 +72,27 @@ pub struct SqliteStore {
     db: Mutex<Connection>,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// Wraps any error of the store; SQLite's busy, locked, full and I/O
+/// failures become [`StoreError::Transient`] so callers can answer "try
+/// again" instead of a final refusal.
+fn backend<E: std::fmt::Display + std::any::Any>(e: E) -> StoreError {
+    let transient = (&e as &dyn std::any::Any)
+        .downcast_ref::<rusqlite::Error>()
+        .and_then(rusqlite::Error::sqlite_error_code)
+        .is_some_and(is_transient);
+    if transient {
+        StoreError::Transient(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+fn is_transient(code: rusqlite::ErrorCode) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        code,
+        DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | OutOfMemory
+    )
 }
 
 const MESSAGE_COLUMNS: &str = "m.id, s.name, r.name, m.sent_at, m.content
@@ -90,7 +111,14 @@ impl SqliteStore {
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         db.execute_batch(SCHEMA).map_err(backend)?;
+        db.execute_batch(MESSAGES_SCHEMA).map_err(backend)?;
         Ok(Self { db: Mutex::new(db) })
+    }
+
+    /// How long a write waits for another connection's lock on the
+    /// database before it fails as transient ([`StoreError::Transient`]).
+    pub fn set_busy_timeout(&self, wait: std::time::Duration) -> Result<(), StoreError> {
+        self.lock().busy_timeout(wait).map_err(backend)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -135,6 +163,12 @@ fn to_message((id, from, to, sent_at, content): MessageRow) -> Result<ChatMessag
         sent_at: Timestamp(sent_at),
         content: codec::decode_payload::<Content>(&content).map_err(backend)?,
     })
+}
+
+/// A message id as SQLite's signed integer; ids the database can never
+/// hold (2^63 and above) saturate instead of wrapping to negative.
+fn sql_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
 }
 
 /// Runs a message query whose last parameter is the row limit, returning
@@ -292,7 +326,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Page, StoreError> {
         let db = self.lock();
-        let since = since.map_or(0, |m| m.0 as i64);
+        // Ids are below 2^63: a larger `since` has nothing newer.
+        let since = since.map_or(0, |m| sql_id(m.0));
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS}
              WHERE m.id > ?1 AND (m.recipient_id IS NULL OR m.recipient_id = ?2 OR m.sender_id = ?2)
@@ -313,7 +348,8 @@ impl Store for SqliteStore {
         before: Option<MessageId>,
         limit: u16,
     ) -> Result<Page, StoreError> {
-        let before = before.map_or(i64::MAX, |m| m.0 as i64);
+        // Ids are below 2^63: a larger `before` means "from the newest".
+        let before = before.map_or(i64::MAX, |m| sql_id(m.0));
         let fetch = limit as i64 + 1;
         match conversation {
             Conversation::Group => {
@@ -453,7 +489,64 @@ impl Store for SqliteStore {
     // ---- tokens and sessions ----
 
     // ---- messages ----
+
+    fn rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let db = self.lock();
+        let reason: Option<Vec<u8>> = db
+            .query_row(
+                "SELECT reason FROM rejected_sends WHERE sender_id = ?1 AND client_id = ?2",
+                params![sender.0, client_id.0 as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        reason
+            .map(|r| codec::decode_payload::<Refusal>(&r).map_err(backend))
+            .transpose()
+    }
+
+    fn remember_rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError> {
+        let reason = codec::to_bytes(refusal).map_err(backend)?;
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO rejected_sends (sender_id, client_id, reason) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sender_id, client_id) DO NOTHING",
+            params![sender.0, client_id.0 as i64, reason],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM rejected_sends WHERE sender_id = ?1 AND id <= (
+                SELECT id FROM rejected_sends WHERE sender_id = ?1
+                ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![sender.0, REMEMBERED_REJECTIONS],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
 }
+
+/// Final refusals of sends, so a resend of the same client id gets the
+/// same answer; at most [`REMEMBERED_REJECTIONS`] per sender.
+const MESSAGES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rejected_sends (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender_id INTEGER NOT NULL REFERENCES accounts(id),
+    client_id INTEGER NOT NULL,
+    reason BLOB NOT NULL,
+    UNIQUE (sender_id, client_id)
+);
+CREATE INDEX IF NOT EXISTS rejected_sends_by_sender ON rejected_sends(sender_id, id);
+";
 
 impl SqliteStore {
     fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
