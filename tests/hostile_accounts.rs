@@ -1,1 +1,190 @@
-//! placeholder
+//! Accounts against a hostile or careless world: logouts that end every
+//! session of a login or account, tokens that rotate on resume, look-alike
+//! names, and the client's own files (the pin file, the media cache).
+
+use std::net::SocketAddr;
+
+use natter_client::{Client, ClientError, ClientEvent, Events};
+use natter_common::protocol::close;
+use natter_common::{ClientMsg, Content, Recipient, Refusal, ServerMsg, SessionToken};
+use natter_tests::raw::RawPeer;
+use natter_tests::{expect, expect_text, within, TestServer, PASSWORD};
+
+// ---- helpers ----
+
+/// Logs in with the password on a raw connection; the token and the peer,
+/// past the replay.
+async fn raw_login(server: SocketAddr, name: &str) -> (RawPeer, SessionToken) {
+    let mut peer = RawPeer::connect(server).await;
+    peer.hello().await;
+    peer.send(&ClientMsg::Login {
+        name: name.into(),
+        password: PASSWORD.into(),
+        since: None,
+    })
+    .await;
+    let token = logged_in(&mut peer).await.expect("login");
+    (peer, token)
+}
+
+/// Resumes with `token` on a new raw connection: the new token and the
+/// peer, or the refusal.
+async fn raw_resume(
+    server: SocketAddr,
+    token: &SessionToken,
+) -> Result<(RawPeer, SessionToken), Refusal> {
+    let mut peer = RawPeer::connect(server).await;
+    peer.hello().await;
+    peer.send(&ClientMsg::Resume {
+        token: token.clone(),
+        since: None,
+    })
+    .await;
+    let token = logged_in(&mut peer).await?;
+    Ok((peer, token))
+}
+
+/// Reads the answer to a login or resume, and the replay after success.
+async fn logged_in(peer: &mut RawPeer) -> Result<SessionToken, Refusal> {
+    let token = match peer.read().await {
+        ServerMsg::LoggedIn { token, .. } => token,
+        ServerMsg::Refused(refusal) => return Err(refusal),
+        other => panic!("expected LoggedIn, got {other:?}"),
+    };
+    peer.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(()))
+        .await;
+    Ok(token)
+}
+
+/// Proves a raw session is still served.
+async fn still_served(peer: &mut RawPeer) {
+    peer.send(&ClientMsg::Ping { nonce: 7 }).await;
+    peer.read_until(|m| matches!(m, ServerMsg::Pong { nonce: 7 }).then_some(()))
+        .await;
+}
+
+/// Waits for the server to end a raw session as logged out.
+async fn ended_as_logged_out(peer: &RawPeer) {
+    assert_eq!(
+        peer.closed().await,
+        (u64::from(close::NORMAL), "logged out".to_string())
+    );
+}
+
+async fn register(server: &TestServer, name: &str) {
+    natter_client::register(&server.client_config(), name, PASSWORD)
+        .await
+        .expect("register");
+}
+
+async fn closed(events: &mut Events) -> ClientError {
+    expect(events, "the client to stop", |e| match e {
+        ClientEvent::Closed { reason } => Some(reason.clone()),
+        _ => None,
+    })
+    .await
+}
+
+// ---- tokens ----
+
+#[tokio::test]
+async fn a_logout_ends_every_session_resumed_from_that_login() {
+    let server = TestServer::start().await;
+    register(&server, "alice").await;
+    let (mut first, token) = raw_login(server.addr, "alice").await;
+    let (resumed, rotated) = raw_resume(server.addr, &token).await.expect("resume");
+    let (mut other_login, other_token) = raw_login(server.addr, "alice").await;
+
+    first.send(&ClientMsg::Logout).await;
+    ended_as_logged_out(&first).await;
+    ended_as_logged_out(&resumed).await;
+    still_served(&mut other_login).await;
+
+    for dead in [&token, &rotated] {
+        let refused = raw_resume(server.addr, dead).await.err();
+        assert_eq!(refused, Some(Refusal::InvalidSession));
+    }
+    assert!(raw_resume(server.addr, &other_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn resume_rotates_the_token_and_retires_the_old_one() {
+    let server = TestServer::start().await;
+    register(&server, "bob").await;
+    let (_login, first) = raw_login(server.addr, "bob").await;
+
+    let (_lost, lost_reply) = raw_resume(server.addr, &first).await.expect("resume");
+    assert_ne!(lost_reply, first, "a resume issues a new token");
+    // The reply may be lost in flight: the old token still resumes in its
+    // grace, and the successor that never arrived is forgotten.
+    let (_again, second) = raw_resume(server.addr, &first)
+        .await
+        .expect("the old token resumes within its grace");
+    assert_eq!(
+        raw_resume(server.addr, &lost_reply).await.err(),
+        Some(Refusal::InvalidSession)
+    );
+    // Using the new token ends the old one's grace at once.
+    let (_third, third) = raw_resume(server.addr, &second).await.expect("resume");
+    assert_eq!(
+        raw_resume(server.addr, &first).await.err(),
+        Some(Refusal::InvalidSession)
+    );
+    assert!(raw_resume(server.addr, &third).await.is_ok());
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session_of_the_account() {
+    let server = TestServer::start().await;
+    register(&server, "carol").await;
+    register(&server, "dave").await;
+    let (phone, _) = Client::login(server.client_config(), "carol", PASSWORD)
+        .await
+        .expect("login");
+    let (_laptop, mut laptop_events) = Client::login(server.client_config(), "carol", PASSWORD)
+        .await
+        .expect("login");
+    let (raw, token) = raw_login(server.addr, "carol").await;
+    let (raw_resumed, rotated) = raw_resume(server.addr, &token).await.expect("resume");
+    let (mut dave, _) = raw_login(server.addr, "dave").await;
+
+    within("logout everywhere", phone.logout_everywhere())
+        .await
+        .expect("logged out everywhere");
+    ended_as_logged_out(&raw).await;
+    ended_as_logged_out(&raw_resumed).await;
+    // The other device stops instead of logging straight back in.
+    let reason = closed(&mut laptop_events).await;
+    assert!(reason.to_string().contains("logged out"), "{reason}");
+    still_served(&mut dave).await;
+    for dead in [&token, &rotated] {
+        let refused = raw_resume(server.addr, dead).await.err();
+        assert_eq!(refused, Some(Refusal::InvalidSession));
+    }
+}
+
+#[tokio::test]
+async fn reconnects_keep_working_across_many_rotations() {
+    let mut server = TestServer::start().await;
+    register(&server, "erin").await;
+    let (erin, mut events) = Client::login(server.client_config(), "erin", PASSWORD)
+        .await
+        .expect("login");
+    for _ in 0..2 {
+        server.restart().await;
+        expect(&mut events, "a reconnect after a restart", |e| {
+            matches!(e, ClientEvent::Connected { resumed: true }).then_some(())
+        })
+        .await;
+    }
+    for _ in 0..5 {
+        erin.reconnect_now();
+        expect(&mut events, "a reconnect", |e| {
+            matches!(e, ClientEvent::Connected { resumed: true }).then_some(())
+        })
+        .await;
+    }
+    erin.send(Recipient::Everyone, Content::Text("still here".into()))
+        .expect("send");
+    expect_text(&mut events, "still here").await;
+}

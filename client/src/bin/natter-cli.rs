@@ -76,6 +76,9 @@ enum Command {
     },
     /// Print who is online, one user per line.
     Who,
+    /// Log every device of this account out: all its sessions end and
+    /// every one must log in with the password again.
+    LogoutEverywhere,
     /// Upload a picture or file and post it (as a picture when it decodes
     /// as PNG, JPEG, GIF or WebP); prints the message id and the hash.
     SendFile {
@@ -177,6 +180,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 send_file(config, user, &password, to, as_file, &path).await
             }
             Command::Fetch { hash, out } => fetch(config, user, &password, hash, &out).await,
+            Command::LogoutEverywhere => {
+                let (client, _events) = login(config, user, &password).await?;
+                client
+                    .logout_everywhere()
+                    .await
+                    .context("cannot log out everywhere")?;
+                say(&format!("logged {user} out everywhere"))?;
+                Ok(())
+            }
             Command::Who => {
                 let (client, _events) = login(config, user, &password).await?;
                 for name in client.online() {

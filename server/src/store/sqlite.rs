@@ -11,7 +11,9 @@ use natter_common::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{Account, AccountId, Appended, NewMessage, Page, Store, StoreError};
+use super::{
+    Account, AccountId, Appended, Family, NewMessage, NewToken, Page, Resumed, Store, StoreError,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -25,6 +27,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     token_hash BLOB PRIMARY KEY,
     account_id INTEGER NOT NULL REFERENCES accounts(id),
     expires_at INTEGER NOT NULL
+    -- family, parent, grace_until: added by migrate_tokens
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,6 +84,7 @@ impl SqliteStore {
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         db.execute_batch(SCHEMA).map_err(backend)?;
+        migrate_tokens(&db)?;
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -195,13 +199,13 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let db = self.lock();
         db.execute(
-            "INSERT INTO tokens (token_hash, account_id, expires_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO tokens (token_hash, account_id, expires_at, family) VALUES (?1, ?2, ?3, ?1)",
             params![&token_hash[..], account.0, expires.0],
         )
         .map_err(backend)?;
         // Expired tokens are dead weight; clear them while we are here.
         db.execute(
-            "DELETE FROM tokens WHERE expires_at < ?1",
+            "DELETE FROM tokens WHERE expires_at < ?1 OR grace_until < ?1",
             [Timestamp::now().0],
         )
         .map_err(backend)?;
@@ -216,7 +220,8 @@ impl Store for SqliteStore {
         let db = self.lock();
         db.query_row(
             "SELECT a.id, a.name, a.password_hash FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.token_hash = ?1 AND t.expires_at >= ?2",
+             WHERE t.token_hash = ?1 AND t.expires_at >= ?2
+               AND (t.grace_until IS NULL OR t.grace_until >= ?2)",
             params![&token_hash[..], now.0],
             account_row,
         )
@@ -412,7 +417,106 @@ impl Store for SqliteStore {
 
     // ---- tokens and sessions ----
 
+    fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        let found = tx
+            .query_row(
+                "SELECT a.id, a.name, a.password_hash, t.family, t.parent
+                 FROM tokens t JOIN accounts a ON a.id = t.account_id
+                 WHERE t.token_hash = ?1 AND t.expires_at >= ?2
+                   AND (t.grace_until IS NULL OR t.grace_until >= ?2)",
+                params![&old[..], new.now.0],
+                |r| {
+                    Ok((
+                        account_row(r)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, Option<Vec<u8>>>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(backend)?;
+        let Some((account, family, parent)) = found else {
+            return Ok(None);
+        };
+        let family = Family(family.try_into().map_err(|_| backend("bad token family"))?);
+        // The client shows it holds `old`: the token before it is done with,
+        // and successors issued earlier from `old` never arrived.
+        if let Some(parent) = parent {
+            tx.execute("DELETE FROM tokens WHERE token_hash = ?1", [&parent[..]])
+                .map_err(backend)?;
+        }
+        tx.execute("DELETE FROM tokens WHERE parent = ?1", [&old[..]])
+            .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO tokens (token_hash, account_id, expires_at, family, parent)
+             SELECT ?1, account_id, ?2, family, token_hash FROM tokens WHERE token_hash = ?3",
+            params![&new.hash[..], new.expires.0, &old[..]],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "UPDATE tokens SET grace_until = MIN(COALESCE(grace_until, ?2), ?2)
+             WHERE token_hash = ?1",
+            params![&old[..], new.grace_until.0],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(Some(Resumed {
+            account: to_account(account)?,
+            family,
+        }))
+    }
+
+    fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 FROM tokens WHERE token_hash = ?1",
+            &[&&token_hash[..]],
+        )
+    }
+
+    fn drop_family(&self, family: Family) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute("DELETE FROM tokens WHERE family = ?1", [&family.0[..]])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute("DELETE FROM tokens WHERE account_id = ?1", [account.0])
+            .map_err(backend)?;
+        Ok(())
+    }
+
     // ---- messages ----
+}
+
+/// Adds the token columns of rotation to a database made before them: a
+/// token's family (its login), the token it replaced, and the end of its
+/// grace once replaced. Old tokens become families of their own.
+fn migrate_tokens(db: &Connection) -> Result<(), StoreError> {
+    let columns: Vec<String> = db
+        .prepare("SELECT name FROM pragma_table_info('tokens')")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(backend)?;
+    for (column, kind) in [
+        ("family", "BLOB"),
+        ("parent", "BLOB"),
+        ("grace_until", "INTEGER"),
+    ] {
+        if !columns.iter().any(|c| c == column) {
+            db.execute_batch(&format!("ALTER TABLE tokens ADD COLUMN {column} {kind}"))
+                .map_err(backend)?;
+        }
+    }
+    db.execute_batch(
+        "UPDATE tokens SET family = token_hash WHERE family IS NULL;
+         CREATE INDEX IF NOT EXISTS tokens_by_family ON tokens(family);
+         CREATE INDEX IF NOT EXISTS tokens_by_parent ON tokens(parent);
+         CREATE INDEX IF NOT EXISTS tokens_by_account ON tokens(account_id);",
+    )
+    .map_err(backend)
 }
 
 impl SqliteStore {
@@ -462,6 +566,53 @@ mod tests {
             store.account("ALICE").unwrap().unwrap().name.as_str(),
             "Alice"
         );
+    }
+
+    fn rotation(hash: u8, now: i64) -> NewToken {
+        NewToken {
+            hash: [hash; 32],
+            now: Timestamp(now),
+            expires: Timestamp(now + 1_000_000),
+            grace_until: Timestamp(now + 60_000),
+        }
+    }
+
+    #[test]
+    fn a_replaced_token_resumes_only_within_its_grace() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let now = Timestamp::now().0;
+        store
+            .save_token(a.id, [1; 32], Timestamp(now + 1_000_000))
+            .unwrap();
+        let resumed = store.rotate_token([1; 32], rotation(2, now)).unwrap();
+        assert_eq!(resumed.unwrap().family, Family([1; 32]));
+        assert!(store
+            .rotate_token([1; 32], rotation(3, now + 59_000))
+            .unwrap()
+            .is_some());
+        assert!(store
+            .rotate_token([1; 32], rotation(4, now + 61_000))
+            .unwrap()
+            .is_none());
+        assert!(store.token_alive([3; 32]).unwrap());
+        assert!(!store.token_alive([2; 32]).unwrap(), "never arrived");
+    }
+
+    #[test]
+    fn logouts_drop_a_family_or_an_account() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let far = Timestamp(Timestamp::now().0 + 1_000_000);
+        store.save_token(a.id, [1; 32], far).unwrap();
+        store.save_token(a.id, [5; 32], far).unwrap();
+        let now = Timestamp::now().0;
+        store.rotate_token([1; 32], rotation(2, now)).unwrap();
+        store.drop_family(Family([1; 32])).unwrap();
+        assert!(!store.token_alive([1; 32]).unwrap() && !store.token_alive([2; 32]).unwrap());
+        assert!(store.token_alive([5; 32]).unwrap());
+        store.drop_account_tokens(a.id).unwrap();
+        assert!(!store.token_alive([5; 32]).unwrap());
     }
 
     #[test]
