@@ -188,3 +188,91 @@ async fn reconnects_keep_working_across_many_rotations() {
         .expect("send");
     expect_text(&mut events, "still here").await;
 }
+
+// ---- look-alike names ----
+
+/// Registers on a raw connection, so the server's own rules answer (the
+/// client library would refuse a bad name before sending it).
+async fn raw_register(server: SocketAddr, name: &str) -> Result<String, Refusal> {
+    let mut peer = RawPeer::connect(server).await;
+    peer.hello().await;
+    peer.send(&ClientMsg::Register {
+        name: name.into(),
+        password: PASSWORD.into(),
+    })
+    .await;
+    match peer.read().await {
+        ServerMsg::Registered { user } => Ok(user.to_string()),
+        ServerMsg::Refused(refusal) => Err(refusal),
+        other => panic!("expected Registered, got {other:?}"),
+    }
+}
+
+/// Logs in on a raw connection; the name the server logged us in as.
+async fn raw_login_as(server: SocketAddr, name: &str, password: &str) -> Result<String, Refusal> {
+    let mut peer = RawPeer::connect(server).await;
+    peer.hello().await;
+    peer.send(&ClientMsg::Login {
+        name: name.into(),
+        password: password.into(),
+        since: None,
+    })
+    .await;
+    match peer.read().await {
+        ServerMsg::LoggedIn { user, .. } => Ok(user.to_string()),
+        ServerMsg::Refused(refusal) => Err(refusal),
+        other => panic!("expected LoggedIn, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn look_alike_names_cannot_register_twice() {
+    let server = TestServer::start().await;
+    let pairs = [
+        ("alice", "\u{430}lice"),                 // Cyrillic а
+        ("AB", "ＡＢ"),                           // full-width
+        ("file", "\u{fb01}le"),                   // the ﬁ ligature
+        ("\u{d55c}", "\u{1112}\u{1161}\u{11ab}"), // 한 and its jamo
+    ];
+    for (original, look_alike) in pairs {
+        assert_eq!(
+            raw_register(server.addr, original).await.as_deref(),
+            Ok(original)
+        );
+        assert!(
+            matches!(
+                raw_register(server.addr, look_alike).await,
+                Err(Refusal::NameTaken(_))
+            ),
+            "{look_alike:?} registered beside {original:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn names_without_a_letter_or_digit_are_invalid() {
+    let server = TestServer::start().await;
+    for name in [".", "..", "-", "_.-"] {
+        assert!(
+            matches!(
+                raw_register(server.addr, name).await,
+                Err(Refusal::InvalidName(_))
+            ),
+            "{name:?} registered"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_look_alike_login_reaches_the_owner_only_with_its_password() {
+    let server = TestServer::start().await;
+    raw_register(server.addr, "alice").await.expect("register");
+    assert_eq!(
+        raw_login_as(server.addr, "\u{430}lice", PASSWORD).await,
+        Ok("alice".to_string())
+    );
+    assert_eq!(
+        raw_login_as(server.addr, "\u{430}lice", "not the password at all").await,
+        Err(Refusal::WrongPassword)
+    );
+}

@@ -63,10 +63,11 @@ pub enum StoreError {
 
 /// Durable state. Every write is durable when the call returns.
 pub trait Store: Send + Sync + 'static {
-    /// Creates an account; [`StoreError::NameTaken`] if the case-folded
-    /// name exists.
+    /// Creates an account; [`StoreError::NameTaken`] if an account with
+    /// the same [`UserName::skeleton`] exists (a look-alike name).
     fn create_account(&self, name: &UserName, password_hash: &str) -> Result<Account, StoreError>;
-    /// Looks an account up by name, without regard to case.
+    /// Looks an account up by name: by its skeleton, so without regard to
+    /// case and look-alike characters.
     fn account(&self, name: &str) -> Result<Option<Account>, StoreError>;
     /// Records the token of a password login (by its hash) valid until
     /// `expires`. It starts a new [`Family`]: the tokens that resuming

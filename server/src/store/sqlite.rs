@@ -85,6 +85,7 @@ impl SqliteStore {
             .map_err(backend)?;
         db.execute_batch(SCHEMA).map_err(backend)?;
         migrate_tokens(&db)?;
+        migrate_names(&db)?;
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -102,7 +103,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, String)> {
 fn to_account((id, name, hash): (i64, String, String)) -> Result<Account, StoreError> {
     Ok(Account {
         id: AccountId(id),
-        name: UserName::parse(&name).map_err(backend)?,
+        name: UserName::stored(&name).map_err(backend)?,
         password_hash: hash,
     })
 }
@@ -122,10 +123,10 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
 fn to_message((id, from, to, sent_at, content): MessageRow) -> Result<ChatMessage, StoreError> {
     Ok(ChatMessage {
         id: MessageId(id as u64),
-        from: UserName::parse(&from).map_err(backend)?,
+        from: UserName::stored(&from).map_err(backend)?,
         to: match to {
             None => Recipient::Everyone,
-            Some(name) => Recipient::User(UserName::parse(&name).map_err(backend)?),
+            Some(name) => Recipient::User(UserName::stored(&name).map_err(backend)?),
         },
         sent_at: Timestamp(sent_at),
         content: codec::decode_payload::<Content>(&content).map_err(backend)?,
@@ -161,7 +162,7 @@ impl Store for SqliteStore {
         let db = self.lock();
         let result = db.execute(
             "INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name.as_str(), name.key(), password_hash, Timestamp::now().0],
+            params![name.as_str(), name.skeleton(), password_hash, Timestamp::now().0],
         );
         match result {
             Ok(_) => Ok(Account {
@@ -178,17 +179,45 @@ impl Store for SqliteStore {
         }
     }
 
+    /// By the name's skeleton, so a look-alike spelling reaches the account
+    /// that owns the name (and needs its password). Where accounts made
+    /// before skeletons share one, the exact spelling picks among them.
     fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        // As typed first (an old account may be spelled in another form),
+        // then in the normal form.
+        let spellings: Vec<UserName> = [UserName::stored(name), UserName::parse(name)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let Some(skeleton) = spellings.first().map(UserName::skeleton) else {
+            return Ok(None);
+        };
         let db = self.lock();
-        db.query_row(
-            "SELECT id, name, password_hash FROM accounts WHERE name_key = ?1",
-            [name.to_lowercase()],
-            account_row,
-        )
-        .optional()
-        .map_err(backend)?
-        .map(to_account)
-        .transpose()
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT id, name, password_hash, name_key FROM accounts
+                 WHERE name_key = ?1 OR substr(name_key, 1, length(?1) + 1) = ?1 || char(1)
+                 ORDER BY id",
+            )
+            .map_err(backend)?;
+        let mut candidates = stmt
+            .query_map([&skeleton], |r| {
+                Ok((account_row(r)?, r.get::<_, String>(3)?))
+            })
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        let spelled = |wanted: &UserName| {
+            candidates.iter().position(|((_, n, _), _)| {
+                UserName::stored(n).is_ok_and(|n| n.key() == wanted.key())
+            })
+        };
+        let exact = spellings.iter().find_map(spelled);
+        let owner = candidates.iter().position(|(_, key)| *key == skeleton);
+        match exact.or(owner) {
+            Some(i) => to_account(candidates.swap_remove(i).0).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn save_token(
@@ -519,6 +548,64 @@ fn migrate_tokens(db: &Connection) -> Result<(), StoreError> {
     .map_err(backend)
 }
 
+/// Recomputes every account's `name_key` as the skeleton of its name, so
+/// databases made before skeletons refuse look-alikes too. Where two old
+/// accounts share a skeleton, the older keeps it and the newer gets a key
+/// of its own (`skeleton` U+0001 `id`): both keep working, and it is logged.
+fn migrate_names(db: &Connection) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String, String)> = db
+        .prepare("SELECT id, name, name_key FROM accounts ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(backend)?;
+    let mut taken = std::collections::HashMap::new();
+    let mut changes = Vec::new();
+    for (id, name, old_key) in rows {
+        let Ok(parsed) = UserName::stored(&name) else {
+            tracing::warn!(id, name, "account with an invalid name left as it is");
+            continue;
+        };
+        let skeleton = parsed.skeleton();
+        let key = match taken.get(&skeleton) {
+            None => skeleton.clone(),
+            Some(owner) => {
+                tracing::warn!(
+                    name,
+                    owner,
+                    "two accounts have look-alike names; both keep working"
+                );
+                format!("{skeleton}\u{1}{id}")
+            }
+        };
+        taken.entry(skeleton).or_insert(name);
+        if key != old_key {
+            changes.push((id, key));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // Two passes, so no key is briefly held by two rows.
+    let tx = db.unchecked_transaction().map_err(backend)?;
+    for (id, _) in &changes {
+        tx.execute(
+            "UPDATE accounts SET name_key = char(2) || id WHERE id = ?1",
+            [id],
+        )
+        .map_err(backend)?;
+    }
+    for (id, key) in &changes {
+        tx.execute(
+            "UPDATE accounts SET name_key = ?2 WHERE id = ?1",
+            params![id, key],
+        )
+        .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
+}
+
 impl SqliteStore {
     fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
         let db = self.lock();
@@ -613,6 +700,71 @@ mod tests {
         assert!(store.token_alive([5; 32]).unwrap());
         store.drop_account_tokens(a.id).unwrap();
         assert!(!store.token_alive([5; 32]).unwrap());
+    }
+
+    #[test]
+    fn look_alike_names_are_taken_and_reach_the_owner() {
+        let (_dir, store) = store();
+        let alice = store.create_account(&name("alice"), "h").unwrap();
+        for look_alike in ["\u{430}lice", "ALICE", "ａｌｉｃｅ"] {
+            assert!(
+                matches!(
+                    store.create_account(&name(look_alike), "h"),
+                    Err(StoreError::NameTaken)
+                ),
+                "{look_alike}"
+            );
+            assert_eq!(store.account(look_alike).unwrap().unwrap().id, alice.id);
+        }
+        assert!(store.account("bob").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_old_database_gets_skeleton_keys_and_keeps_look_alikes_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.db");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(SCHEMA).unwrap();
+            for (id, n) in [
+                (1, "alice"),
+                (2, "\u{430}lice"),
+                (3, ".."),
+                (4, "\u{fb01}le"),
+            ] {
+                db.execute(
+                    "INSERT INTO accounts VALUES (?1, ?2, ?3, ?4, 0)",
+                    params![id, n, n.to_lowercase(), format!("h{id}")],
+                )
+                .unwrap();
+            }
+            db.execute(
+                "INSERT INTO tokens VALUES (?1, 1, ?2)",
+                params![&[9u8; 32][..], i64::MAX],
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let store = SqliteStore::open(&path).unwrap();
+            for (n, hash) in [("alice", "h1"), ("\u{430}lice", "h2"), ("..", "h3")] {
+                assert_eq!(store.account(n).unwrap().unwrap().password_hash, hash);
+            }
+            assert_eq!(
+                store.account("\u{fb01}le").unwrap().unwrap().password_hash,
+                "h4"
+            );
+            assert_eq!(store.account("file").unwrap().unwrap().password_hash, "h4");
+            assert!(matches!(
+                store.create_account(&name("\u{430}lic\u{435}"), "h"),
+                Err(StoreError::NameTaken)
+            ));
+            assert!(store.token_alive([9; 32]).unwrap());
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store
+            .rotate_token([9; 32], rotation(8, Timestamp::now().0))
+            .unwrap()
+            .is_some());
     }
 
     #[test]
