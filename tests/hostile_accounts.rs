@@ -4,9 +4,11 @@
 
 use std::net::SocketAddr;
 
-use natter_client::{Client, ClientError, ClientEvent, Events};
+use natter_client::connection::connect;
+use natter_client::trust::{known_server_line, KnownServers};
+use natter_client::{Client, ClientError, ClientEvent, Events, Trust};
 use natter_common::protocol::close;
-use natter_common::{ClientMsg, Content, Recipient, Refusal, ServerMsg, SessionToken};
+use natter_common::{ClientMsg, Content, Fingerprint, Recipient, Refusal, ServerMsg, SessionToken};
 use natter_tests::raw::RawPeer;
 use natter_tests::{expect, expect_text, within, TestServer, PASSWORD};
 
@@ -274,5 +276,56 @@ async fn a_look_alike_login_reaches_the_owner_only_with_its_password() {
     assert_eq!(
         raw_login_as(server.addr, "\u{430}lice", "not the password at all").await,
         Err(Refusal::WrongPassword)
+    );
+}
+
+// ---- the client's known-servers file ----
+
+#[tokio::test]
+async fn clients_trusting_a_server_at_once_record_it_once() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("known_servers");
+    let trust = Trust::on_first_use(&path);
+    let address = server.addr.to_string();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (address, trust) = (address.clone(), trust.clone());
+        clients.spawn(async move { connect(&address, &trust, "natter-tests").await });
+    }
+    let links = within("eight first connections", clients.join_all()).await;
+    for link in links {
+        link.expect("first use is accepted").close("done").await;
+    }
+    let known = KnownServers::read(&path).unwrap();
+    assert_eq!(known.entries().len(), 1, "{:?}", known.entries());
+    assert_eq!(known.fingerprints_of(&address), vec![server.fingerprint]);
+}
+
+#[tokio::test]
+async fn two_fingerprints_for_one_server_are_a_conflict_not_a_choice() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("known_servers");
+    let address = server.addr.to_string();
+    let other = Fingerprint([0x5a; 32]);
+    std::fs::write(
+        &path,
+        known_server_line(&address, &server.fingerprint)
+            + "\n"
+            + &known_server_line(&address, &other)
+            + "\n",
+    )
+    .unwrap();
+    let refused = connect(&address, &Trust::on_first_use(&path), "natter-tests")
+        .await
+        .err();
+    assert_eq!(
+        refused,
+        Some(ClientError::CertificateChanged {
+            server: address,
+            known: other,
+            presented: server.fingerprint,
+        })
     );
 }
