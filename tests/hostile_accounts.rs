@@ -7,10 +7,12 @@ use std::net::SocketAddr;
 use natter_client::connection::connect;
 use natter_client::trust::{known_server_line, KnownServers};
 use natter_client::{Client, ClientError, ClientEvent, Events, Trust};
-use natter_common::protocol::close;
-use natter_common::{ClientMsg, Content, Fingerprint, Recipient, Refusal, ServerMsg, SessionToken};
+use natter_common::protocol::{close, MediaKind};
+use natter_common::{
+    ClientMsg, Content, Fingerprint, MediaRef, Recipient, Refusal, ServerMsg, SessionToken,
+};
 use natter_tests::raw::RawPeer;
-use natter_tests::{expect, expect_text, within, TestServer, PASSWORD};
+use natter_tests::{expect, expect_text, login_with_cache, within, TestServer, PASSWORD};
 
 // ---- helpers ----
 
@@ -327,5 +329,83 @@ async fn two_fingerprints_for_one_server_are_a_conflict_not_a_choice() {
             known: other,
             presented: server.fingerprint,
         })
+    );
+}
+
+// ---- the client's media cache ----
+
+/// A small file of known bytes, shared to everyone by `client`.
+async fn share(client: &Client, dir: &std::path::Path, bytes: &[u8]) -> MediaRef {
+    let source = dir.join("notes.txt");
+    std::fs::write(&source, bytes).unwrap();
+    let (id, cancel) = client.new_transfer();
+    let shared = within(
+        "the upload",
+        client.share_now(Recipient::Everyone, &source, true, id, &cancel),
+    )
+    .await
+    .expect("shared");
+    shared.content.media().expect("a file").clone()
+}
+
+#[tokio::test]
+async fn a_cached_file_with_the_wrong_bytes_is_not_served() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    register(&server, "alice").await;
+    register(&server, "bob").await;
+    let (alice, _a) =
+        login_with_cache(server.client_config(), "alice", &dir.path().join("a")).await;
+    let (bob, _b) = login_with_cache(server.client_config(), "bob", &dir.path().join("b")).await;
+    let media = share(&alice, dir.path(), b"the real minutes").await;
+
+    // Same name, same size, same short hash in the name: other bytes.
+    let planted = bob.cache().unwrap().path_for(MediaKind::File, &media);
+    std::fs::write(&planted, b"the fake minutes").unwrap();
+    let (id, cancel) = bob.new_transfer();
+    let got = within(
+        "the download",
+        bob.fetch_now(&media, MediaKind::File, id, &cancel),
+    )
+    .await
+    .expect("downloaded");
+    assert_eq!(std::fs::read(got).unwrap(), b"the real minutes");
+}
+
+#[tokio::test]
+async fn two_servers_do_not_share_cache_entries() {
+    // Each test runs in its own process under nextest: this points only
+    // this test's clients at a cache root of its own.
+    let root = tempfile::tempdir().unwrap();
+    std::env::set_var("NATTER_CACHE_DIR", root.path());
+    let (one, two) = (TestServer::start().await, TestServer::start().await);
+    register(&one, "alice").await;
+    register(&two, "alice").await;
+    let (on_one, _e1) = Client::login(one.client_config(), "alice", PASSWORD)
+        .await
+        .expect("login");
+    let (on_two, _e2) = Client::login(two.client_config(), "alice", PASSWORD)
+        .await
+        .expect("login");
+    let media = share(&on_one, root.path(), b"only server one has this").await;
+    let (id, cancel) = on_one.new_transfer();
+    let cached = on_one.fetch_now(&media, MediaKind::File, id, &cancel).await;
+    assert!(cached.is_ok(), "server one's client has it: {cached:?}");
+
+    // Server two never stored it: its client must ask server two, not
+    // reuse what server one sent.
+    let (id, cancel) = on_two.new_transfer();
+    let got = within(
+        "the fetch",
+        on_two.fetch_now(&media, MediaKind::File, id, &cancel),
+    )
+    .await;
+    assert!(
+        matches!(got, Err(ClientError::Refused(_))),
+        "served from another server's cache: {got:?}"
+    );
+    assert_ne!(
+        on_one.cache().unwrap().root(),
+        on_two.cache().unwrap().root()
     );
 }
