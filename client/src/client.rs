@@ -38,7 +38,7 @@ use tokio::time::timeout;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
-use crate::connection::{self, close_and_drain, other_name, ControlStream};
+use crate::connection::{self, close_and_drain, describe_close, other_name, ControlStream};
 use crate::error::ClientError;
 use crate::trust::Trust;
 
@@ -922,6 +922,12 @@ impl Session {
                 };
                 let result = match link.control.send(&msg).await {
                     Ok(()) => match timeout(LOGOUT_TIMEOUT, link.connection.closed()).await {
+                        Ok(_) if logged_out_by_server(&link.connection) => Ok(()),
+                        // Closed for another reason (the server could not
+                        // forget the tokens): the tokens may still work.
+                        Ok(e @ quinn::ConnectionError::ApplicationClosed(_)) => {
+                            Err(ClientError::Closed(describe_close(&e)))
+                        }
                         Ok(_) => Ok(()),
                         Err(_) => Err(ClientError::Protocol(
                             "the server did not close the connection after logout".into(),

@@ -347,7 +347,7 @@ async fn resume(ctx: &Context, token: &SessionToken) -> Result<Grant, Refusal> {
         .await
         .map_err(|e| {
             warn!(error = %e, "store failed");
-            Refusal::Unavailable
+            Refusal::Internal
         })?
         .ok_or(Refusal::InvalidSession)?;
     Ok(Grant {
