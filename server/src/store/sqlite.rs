@@ -196,7 +196,7 @@ impl Store for SqliteStore {
         let mut stmt = db
             .prepare_cached(
                 "SELECT id, name, password_hash, name_key FROM accounts
-                 WHERE name_key = ?1 OR substr(name_key, 1, length(?1) + 1) = ?1 || char(1)
+                 WHERE name_key >= ?1 AND name_key < ?1 || char(2)
                  ORDER BY id",
             )
             .map_err(backend)?;
@@ -207,6 +207,10 @@ impl Store for SqliteStore {
             .map_err(backend)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
+        // The range (it uses the index) holds the skeleton and the keys of
+        // old look-alikes, `skeleton` U+0001 `id`.
+        let legacy = format!("{skeleton}\u{1}");
+        candidates.retain(|(_, key)| *key == skeleton || key.starts_with(&legacy));
         let spelled = |wanted: &UserName| {
             candidates.iter().position(|((_, n, _), _)| {
                 UserName::stored(n).is_ok_and(|n| n.key() == wanted.key())
