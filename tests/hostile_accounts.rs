@@ -193,6 +193,26 @@ async fn reconnects_keep_working_across_many_rotations() {
     expect_text(&mut events, "still here").await;
 }
 
+#[tokio::test]
+async fn logging_in_again_and_again_keeps_a_bounded_number_of_tokens() {
+    let server = TestServer::start().await;
+    register(&server, "frank").await;
+    let (peer, oldest) = raw_login(server.addr, "frank").await;
+    peer.connection.close(0u32.into(), b"bye");
+    let mut newest = oldest.clone();
+    for _ in 0..64 {
+        let (peer, token) = raw_login(server.addr, "frank").await;
+        peer.connection.close(0u32.into(), b"bye");
+        newest = token;
+    }
+    assert_eq!(
+        raw_resume(server.addr, &oldest).await.err(),
+        Some(Refusal::InvalidSession),
+        "65 logins keep only the newest 64"
+    );
+    assert!(raw_resume(server.addr, &newest).await.is_ok());
+}
+
 // ---- look-alike names ----
 
 /// Registers on a raw connection, so the server's own rules answer (the

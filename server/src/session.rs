@@ -41,6 +41,9 @@ pub struct Context {
 
 /// Login attempts (register, login, resume) one connection may make.
 const MAX_AUTH_ATTEMPTS: u32 = 5;
+/// Password logins whose tokens one account keeps; a new one past this
+/// forgets the least recently renewed (docs/protocol.md §12).
+const MAX_LOGINS_PER_ACCOUNT: u32 = 64;
 /// How long a token replaced by a resume still resumes, in case the reply
 /// carrying its successor was lost. Using the successor ends it sooner.
 const TOKEN_GRACE: Duration = Duration::from_secs(60);
@@ -373,7 +376,10 @@ async fn start(
     let expires = token_expiry(ctx, Timestamp::now());
     let id = account.id;
     ctx.store
-        .call(move |s| s.save_token(id, hash, expires))
+        .call(move |s| {
+            s.save_token(id, hash, expires)?;
+            s.trim_logins(id, MAX_LOGINS_PER_ACCOUNT)
+        })
         .await
         .map_err(|e| Close::new(close::NORMAL, format!("store failed: {e}")))?;
     let grant = Grant {

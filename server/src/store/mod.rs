@@ -145,6 +145,10 @@ pub trait Store: Send + Sync + 'static {
     fn drop_family(&self, family: Family) -> Result<(), StoreError>;
     /// Forgets every token of an account (logout everywhere).
     fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError>;
+    /// Keeps the tokens of an account's `keep` most recently renewed logins
+    /// and forgets the rest, so logging in again and again cannot grow the
+    /// table without bound.
+    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError>;
 
     // ---- messages ----
 }

@@ -522,6 +522,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute(
+            "DELETE FROM tokens WHERE account_id = ?1 AND family IN (
+                SELECT family FROM tokens WHERE account_id = ?1 GROUP BY family
+                ORDER BY MAX(expires_at) DESC, MAX(rowid) DESC LIMIT -1 OFFSET ?2)",
+            params![account.0, keep],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
     // ---- messages ----
 }
 
@@ -769,6 +781,29 @@ mod tests {
             .rotate_token([9; 32], rotation(8, Timestamp::now().0))
             .unwrap()
             .is_some());
+    }
+
+    #[test]
+    fn an_account_keeps_only_its_newest_logins() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let b = store.create_account(&name("b"), "h").unwrap();
+        let far = Timestamp::now().0 + 1_000_000;
+        store.save_token(b.id, [200; 32], Timestamp(far)).unwrap();
+        for i in 0..10u8 {
+            store
+                .save_token(a.id, [i; 32], Timestamp(far + i64::from(i)))
+                .unwrap();
+            store.trim_logins(a.id, 4).unwrap();
+        }
+        let alive: Vec<u8> = (0..10u8)
+            .filter(|&i| store.token_alive([i; 32]).unwrap())
+            .collect();
+        assert_eq!(alive, vec![6, 7, 8, 9]);
+        assert!(
+            store.token_alive([200; 32]).unwrap(),
+            "other accounts untouched"
+        );
     }
 
     #[test]
