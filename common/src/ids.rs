@@ -160,6 +160,11 @@ impl UserName {
     /// `AB` and the ligature `ﬁ` is `fi`), then checked by every rule. Both
     /// ends use it before a name is registered or looked up.
     pub fn parse(s: &str) -> Result<Self, NameError> {
+        // NFKC may merge characters (jamo into syllables), so the limit is
+        // checked after it; this bounds the work before it.
+        if s.len() > 16 * MAX_NAME_CHARS {
+            return Err(NameError::TooLong);
+        }
         let name: String = s.nfkc().collect();
         let name = Self::stored(&name)?;
         if !name.0.chars().any(char::is_alphanumeric) {
@@ -249,6 +254,10 @@ mod tests {
         assert!(UserName::parse("a.b-c_d9").is_ok());
         assert_eq!(UserName::parse(""), Err(NameError::Empty));
         assert_eq!(UserName::parse(&"x".repeat(33)), Err(NameError::TooLong));
+        assert_eq!(
+            UserName::parse(&"x".repeat(1 << 20)),
+            Err(NameError::TooLong)
+        );
         assert!(UserName::parse(&"名".repeat(32)).is_ok());
         assert_eq!(UserName::parse("a b"), Err(NameError::BadChar(' ')));
         assert_eq!(UserName::parse("a\u{7}"), Err(NameError::BadChar('\u{7}')));
