@@ -191,6 +191,21 @@ async fn reconnects_keep_working_across_many_rotations() {
     erin.send(Recipient::Everyone, Content::Text("still here".into()))
         .expect("send");
     expect_text(&mut events, "still here").await;
+
+    // Every reconnect resumed with the newest token: one login, and of its
+    // tokens only the newest and the one it replaced are left (a client
+    // that kept resuming with its first token, or fell back to the
+    // password, would leave more).
+    let db = rusqlite::Connection::open(server.data_dir.join("natter.db")).unwrap();
+    let (logins, tokens, firsts): (i64, i64, i64) = db
+        .query_row(
+            "SELECT COUNT(DISTINCT family), COUNT(*), COUNT(*) FILTER (WHERE parent IS NULL)
+             FROM tokens",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((logins, tokens, firsts), (1, 2, 0));
 }
 
 #[tokio::test]
