@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use natter_client::connection::connect;
 use natter_client::trust::{known_server_line, KnownServers};
-use natter_client::{Client, ClientError, ClientEvent, Events, Trust};
+use natter_client::{Client, ClientError, ClientEvent, Events, MediaCache, Trust};
 use natter_common::protocol::{close, MediaKind};
 use natter_common::{
     ClientMsg, Content, Fingerprint, MediaRef, Recipient, Refusal, ServerMsg, SessionToken,
@@ -409,10 +409,8 @@ async fn a_cached_file_with_the_wrong_bytes_is_not_served() {
 
 #[tokio::test]
 async fn two_servers_do_not_share_cache_entries() {
-    // Each test runs in its own process under nextest: this points only
-    // this test's clients at a cache root of its own.
     let root = tempfile::tempdir().unwrap();
-    std::env::set_var("NATTER_CACHE_DIR", root.path());
+    let shared_root = MediaCache::at(root.path()).unwrap();
     let (one, two) = (TestServer::start().await, TestServer::start().await);
     register(&one, "alice").await;
     register(&two, "alice").await;
@@ -422,6 +420,9 @@ async fn two_servers_do_not_share_cache_entries() {
     let (on_two, _e2) = Client::login(two.client_config(), "alice", PASSWORD)
         .await
         .expect("login");
+    // One root for both, as the platform's cache dir is by default.
+    on_one.use_cache_root(&shared_root).unwrap();
+    on_two.use_cache_root(&shared_root).unwrap();
     let media = share(&on_one, root.path(), b"only server one has this").await;
     let (id, cancel) = on_one.new_transfer();
     let cached = on_one.fetch_now(&media, MediaKind::File, id, &cancel).await;
