@@ -4,6 +4,7 @@
 //! [`Blocking`]); SQLite ([`sqlite::SqliteStore`]) is the embedded default. A
 //! PostgreSQL store for several server nodes would implement the same trait.
 
+mod migrate;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use natter_common::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::migrate;
 use super::{
     Account, AccountId, Appended, Family, NewMessage, NewToken, Page, Resumed, Store, StoreError,
 };
@@ -27,7 +28,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     token_hash BLOB PRIMARY KEY,
     account_id INTEGER NOT NULL REFERENCES accounts(id),
     expires_at INTEGER NOT NULL
-    -- family, parent, grace_until: added by migrate_tokens
+    -- family, parent, grace_until: added by migrate::tokens
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -64,7 +65,7 @@ pub struct SqliteStore {
     db: Mutex<Connection>,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -84,8 +85,8 @@ impl SqliteStore {
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         db.execute_batch(SCHEMA).map_err(backend)?;
-        migrate_tokens(&db)?;
-        migrate_names(&db)?;
+        migrate::tokens(&db)?;
+        migrate::names(&db)?;
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -535,91 +536,6 @@ impl Store for SqliteStore {
     }
 
     // ---- messages ----
-}
-
-/// Adds the token columns of rotation to a database made before them: a
-/// token's family (its login), the token it replaced, and the end of its
-/// grace once replaced. Old tokens become families of their own.
-fn migrate_tokens(db: &Connection) -> Result<(), StoreError> {
-    let columns: Vec<String> = db
-        .prepare("SELECT name FROM pragma_table_info('tokens')")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(backend)?;
-    for (column, kind) in [
-        ("family", "BLOB"),
-        ("parent", "BLOB"),
-        ("grace_until", "INTEGER"),
-    ] {
-        if !columns.iter().any(|c| c == column) {
-            db.execute_batch(&format!("ALTER TABLE tokens ADD COLUMN {column} {kind}"))
-                .map_err(backend)?;
-        }
-    }
-    db.execute_batch(
-        "UPDATE tokens SET family = token_hash WHERE family IS NULL;
-         CREATE INDEX IF NOT EXISTS tokens_by_family ON tokens(family);
-         CREATE INDEX IF NOT EXISTS tokens_by_parent ON tokens(parent);
-         CREATE INDEX IF NOT EXISTS tokens_by_account ON tokens(account_id);",
-    )
-    .map_err(backend)
-}
-
-/// Recomputes every account's `name_key` as the skeleton of its name, so
-/// databases made before skeletons refuse look-alikes too. Where two old
-/// accounts share a skeleton, the older keeps it and the newer gets a key
-/// of its own (`skeleton` U+0001 `id`): both keep working, and it is logged.
-fn migrate_names(db: &Connection) -> Result<(), StoreError> {
-    let rows: Vec<(i64, String, String)> = db
-        .prepare("SELECT id, name, name_key FROM accounts ORDER BY id")
-        .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })
-        .map_err(backend)?;
-    let mut taken = std::collections::HashMap::new();
-    let mut changes = Vec::new();
-    for (id, name, old_key) in rows {
-        let Ok(parsed) = UserName::stored(&name) else {
-            tracing::warn!(id, name, "account with an invalid name left as it is");
-            continue;
-        };
-        let skeleton = parsed.skeleton();
-        let key = match taken.get(&skeleton) {
-            None => skeleton.clone(),
-            Some(owner) => {
-                tracing::warn!(
-                    name,
-                    owner,
-                    "two accounts have look-alike names; both keep working"
-                );
-                format!("{skeleton}\u{1}{id}")
-            }
-        };
-        taken.entry(skeleton).or_insert(name);
-        if key != old_key {
-            changes.push((id, key));
-        }
-    }
-    if changes.is_empty() {
-        return Ok(());
-    }
-    // Two passes, so no key is briefly held by two rows.
-    let tx = db.unchecked_transaction().map_err(backend)?;
-    for (id, _) in &changes {
-        tx.execute(
-            "UPDATE accounts SET name_key = char(2) || id WHERE id = ?1",
-            [id],
-        )
-        .map_err(backend)?;
-    }
-    for (id, key) in &changes {
-        tx.execute(
-            "UPDATE accounts SET name_key = ?2 WHERE id = ?1",
-            params![id, key],
-        )
-        .map_err(backend)?;
-    }
-    tx.commit().map_err(backend)
 }
 
 impl SqliteStore {
