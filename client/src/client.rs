@@ -50,7 +50,7 @@ use tokio::time::timeout;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
-use crate::connection::{self, close_and_drain, other_name, ControlStream};
+use crate::connection::{self, close_and_drain, describe_close, other_name, ControlStream};
 use crate::error::ClientError;
 use crate::trust::Trust;
 
@@ -274,7 +274,11 @@ enum Command {
     History(HistoryWait),
     Ping(oneshot::Sender<Result<Duration, ClientError>>),
     Reconnect,
-    Logout(oneshot::Sender<Result<(), ClientError>>),
+    Logout {
+        /// End every session of the account, not only this login's.
+        everywhere: bool,
+        reply: oneshot::Sender<Result<(), ClientError>>,
+    },
 }
 
 struct PendingSend {
@@ -468,8 +472,20 @@ impl Client {
     /// Messages not yet accepted are dropped. While disconnected, just
     /// stops (the server's token then expires on its own).
     pub async fn logout(self) -> Result<(), ClientError> {
+        self.end(false).await
+    }
+
+    /// Logs out every device of this account: the server ends all its
+    /// sessions and forgets all its tokens, so each must log in with the
+    /// password again. Needs a connection: while disconnected it fails
+    /// and the client keeps running.
+    pub async fn logout_everywhere(self) -> Result<(), ClientError> {
+        self.end(true).await
+    }
+
+    async fn end(self, everywhere: bool) -> Result<(), ClientError> {
         let (reply, answer) = oneshot::channel();
-        self.command(Command::Logout(reply))?;
+        self.command(Command::Logout { everywhere, reply })?;
         answer.await.unwrap_or_else(|_| Err(self.closed_error()))
     }
 
@@ -657,6 +673,14 @@ impl Session {
                     }
                     self.stop(ClientError::Closed("logged out".into()));
                     let _ = reply.send(result);
+                    return;
+                }
+                Outcome::Lost(_) if logged_out_by_server(&link.connection) => {
+                    // Another device logged this login (or the account) out:
+                    // logging straight back in would undo what it asked for.
+                    tracing::info!("logged out by the server");
+                    let e = ClientError::Closed("logged out from another session".into());
+                    self.stop(e);
                     return;
                 }
                 Outcome::Lost(reason) => {
@@ -929,9 +953,19 @@ impl Session {
                 link.control.send(&ClientMsg::Ping { nonce }).await
             }
             Command::Reconnect => return Some(Outcome::Lost("reconnect requested".into())),
-            Command::Logout(reply) => {
-                let result = match link.control.send(&ClientMsg::Logout).await {
+            Command::Logout { everywhere, reply } => {
+                let msg = match everywhere {
+                    true => ClientMsg::LogoutEverywhere,
+                    false => ClientMsg::Logout,
+                };
+                let result = match link.control.send(&msg).await {
                     Ok(()) => match timeout(LOGOUT_TIMEOUT, link.connection.closed()).await {
+                        Ok(_) if logged_out_by_server(&link.connection) => Ok(()),
+                        // Closed for another reason (the server could not
+                        // forget the tokens): the tokens may still work.
+                        Ok(e @ quinn::ConnectionError::ApplicationClosed(_)) => {
+                            Err(ClientError::Closed(describe_close(&e)))
+                        }
                         Ok(_) => Ok(()),
                         Err(_) => Err(ClientError::Protocol(
                             "the server did not close the connection after logout".into(),
@@ -1145,7 +1179,14 @@ impl Session {
                         let _ = reply.send(Err(ClientError::Closed("not connected".into())));
                     }
                     Some(Command::Reconnect) => return Offline::Retry,
-                    Some(Command::Logout(reply)) => return Offline::LoggedOut(reply),
+                    Some(Command::Logout { everywhere: false, reply }) => {
+                        return Offline::LoggedOut(reply)
+                    }
+                    Some(Command::Logout { everywhere: true, reply }) => {
+                        let _ = reply.send(Err(ClientError::Closed(
+                            "not connected: logging out everywhere needs the server".into(),
+                        )));
+                    }
                 },
                 () = &mut sleep => return Offline::Retry,
             }
@@ -1193,6 +1234,16 @@ impl Session {
         self.next_request = self.next_request.wrapping_add(1);
         RequestId(self.next_request)
     }
+}
+
+/// Whether the server closed `connection` because its login was logged out
+/// (code NORMAL, reason "logged out": docs/protocol.md §8).
+fn logged_out_by_server(connection: &quinn::Connection) -> bool {
+    matches!(
+        connection.close_reason(),
+        Some(quinn::ConnectionError::ApplicationClosed(c))
+            if c.error_code == close::NORMAL.into() && &c.reason[..] == b"logged out"
+    )
 }
 
 fn history_request(wait: &HistoryWait) -> ClientMsg {

@@ -12,7 +12,9 @@ use natter_common::{ClientMsg, Fingerprint, Hello, Refusal, ServerMsg, ALPN};
 use tokio::time::timeout;
 
 use crate::error::{sanitize, ClientError};
-use crate::trust::{self, FingerprintVerifier, KnownServers, Trust, TrustPolicy};
+use crate::trust::{
+    self, FingerprintVerifier, KnownServers, Recorded, Trust, TrustPolicy, Verdict,
+};
 
 /// The port a server address without one uses.
 pub const DEFAULT_PORT: u16 = 4433;
@@ -269,7 +271,23 @@ pub(crate) async fn connect_remembering(
         .await
         .map_err(|_| unreachable(format!("no answer within {} s", limit.as_secs())))??;
 
-    let newly_trusted = judged.records() && record(&trust.known_servers, &key, fingerprint).await;
+    let newly_trusted = match judged.records() {
+        false => false,
+        true => match record(&trust.known_servers, &key, fingerprint).await {
+            Some(Recorded::Added) => true,
+            // Another client trusted a different certificate for this server
+            // first: one of the two is not the server.
+            Some(Recorded::Conflict(known)) if judged == Verdict::FirstUse => {
+                close_and_drain(&connection, &endpoint, close::NORMAL, "certificate changed").await;
+                return Err(ClientError::CertificateChanged {
+                    server: key,
+                    known,
+                    presented: fingerprint,
+                });
+            }
+            Some(_) | None => false,
+        },
+    };
 
     let greeting = async {
         let (send, recv) = connection.open_bi().await.map_err(|e| {
@@ -333,23 +351,23 @@ async fn write_hello(control: &mut ControlStream, software: &str) -> Result<(), 
     }
 }
 
-/// Appends the server to the known-servers file; a failure is logged, not
-/// fatal (the connection is verified either way). Returns whether it was
-/// recorded.
-async fn record(path: &std::path::Path, key: &str, fingerprint: Fingerprint) -> bool {
+/// Records the server in the known-servers file; a failure to write is
+/// logged, not fatal (the connection is verified either way), and gives
+/// `None`.
+async fn record(path: &std::path::Path, key: &str, fingerprint: Fingerprint) -> Option<Recorded> {
     let (path, key) = (path.to_owned(), key.to_owned());
     let shown = path.clone();
     match tokio::task::spawn_blocking(move || trust::record_known_server(&path, &key, &fingerprint))
         .await
     {
-        Ok(Ok(())) => true,
+        Ok(Ok(recorded)) => Some(recorded),
         Ok(Err(e)) => {
             tracing::warn!(file = %shown.display(), "could not record the server's fingerprint: {e}");
-            false
+            None
         }
         Err(e) => {
             tracing::warn!("could not record the server's fingerprint: {e}");
-            false
+            None
         }
     }
 }

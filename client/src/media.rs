@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use natter_common::codec;
 use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
-use natter_common::{BlobHash, MediaRef, Refusal};
+use natter_common::{BlobHash, Fingerprint, MediaRef, Refusal, UserName};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +67,12 @@ pub struct CachedItem {
 
 /// The local cache: `photos/` and `files/` hold complete, verified blobs
 /// under sanitized names; `partial/` holds interrupted downloads.
+///
+/// A cache belongs to one server and account: what one account may see is
+/// never served to another, nor what one server sent to another server's
+/// client. [`MediaCache::for_login`] gives each its own under a shared
+/// root. A cached file is served only while its bytes hash to the blob's
+/// hash.
 #[derive(Debug, Clone)]
 pub struct MediaCache {
     root: PathBuf,
@@ -98,6 +104,19 @@ impl MediaCache {
         &self.root
     }
 
+    /// The cache of one account on one server (known by its certificate),
+    /// under this cache's root: `servers/<fingerprint>/<account>`.
+    pub fn for_login(&self, server: &Fingerprint, account: &UserName) -> std::io::Result<Self> {
+        let key = account.key();
+        let server = &natter_common::ids::hex(&server.0)[..16];
+        let account = format!(
+            "{}-{}",
+            sanitize_file_name(&key),
+            &blake3::hash(key.as_bytes()).to_hex()[..8]
+        );
+        Self::at(self.root.join("servers").join(server).join(account))
+    }
+
     /// The folder for pictures or files.
     pub fn dir(&self, kind: MediaKind) -> PathBuf {
         self.root.join(match kind {
@@ -112,12 +131,25 @@ impl MediaCache {
             .join(cache_file_name(&media.name, &media.hash))
     }
 
-    /// The cached copy of a blob, if complete.
-    pub fn cached(&self, kind: MediaKind, media: &MediaRef) -> Option<PathBuf> {
+    /// The cached copy of a blob, if complete and its bytes hash to the
+    /// blob's hash. A file of the right name that does not (a file the user
+    /// edited after sending it, a collision of the short hash in the name,
+    /// tampering) is removed, so it is downloaded again. Reads the whole
+    /// file, on the blocking pool.
+    pub async fn cached(&self, kind: MediaKind, media: &MediaRef) -> Option<PathBuf> {
         let path = self.path_for(kind, media);
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() && m.len() == media.size => Some(path),
-            _ => None,
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if m.is_file() && m.len() == media.size => {}
+            _ => return None,
+        }
+        match hash_file(&path).await {
+            Ok((hash, size)) if hash == media.hash && size == media.size => Some(path),
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "cached file does not match its hash; fetching it again");
+                let _ = tokio::fs::remove_file(&path).await;
+                None
+            }
+            Err(_) => None,
         }
     }
 
@@ -155,10 +187,8 @@ impl MediaCache {
         media: &MediaRef,
         source: &Path,
     ) -> std::io::Result<PathBuf> {
+        // Replaces whatever is there: the source was just hashed.
         let target = self.path_for(kind, media);
-        if self.cached(kind, media).is_some() {
-            return Ok(target);
-        }
         let tmp = target.with_extension("adopting");
         let _ = std::fs::remove_file(&tmp);
         if std::fs::hard_link(source, &tmp).is_err() {
@@ -538,7 +568,7 @@ pub async fn download(
     cancel: &CancellationToken,
     progress: impl FnMut(u64, u64, f64),
 ) -> Result<PathBuf, ClientError> {
-    if let Some(path) = cache.cached(kind, media) {
+    if let Some(path) = cache.cached(kind, media).await {
         return Ok(path);
     }
     let target = cache.path_for(kind, media);
@@ -728,25 +758,47 @@ mod tests {
         assert!(a.starts_with("photo-") && a.ends_with(".png"));
     }
 
-    #[test]
-    fn cached_lists_only_complete_files() {
+    #[tokio::test]
+    async fn cached_serves_only_complete_files_with_the_right_hash() {
         let dir = tempfile::tempdir().unwrap();
         let cache = MediaCache::at(dir.path()).unwrap();
         let media = MediaRef {
-            hash: BlobHash([3; 32]),
+            hash: BlobHash(*blake3::hash(b"abc").as_bytes()),
             name: "../evil.txt".into(),
             size: 3,
         };
         let path = cache.path_for(MediaKind::File, &media);
         assert!(path.starts_with(cache.dir(MediaKind::File)));
         std::fs::write(&path, b"ab").unwrap();
-        assert!(
-            cache.cached(MediaKind::File, &media).is_none(),
-            "incomplete"
-        );
+        let cached = cache.cached(MediaKind::File, &media).await;
+        assert!(cached.is_none(), "incomplete");
+        std::fs::write(&path, b"abd").unwrap();
+        let cached = cache.cached(MediaKind::File, &media).await;
+        assert!(cached.is_none(), "wrong bytes");
+        assert!(!path.exists(), "a wrong file is removed");
         std::fs::write(&path, b"abc").unwrap();
-        assert_eq!(cache.cached(MediaKind::File, &media), Some(path));
+        let cached = cache.cached(MediaKind::File, &media).await;
+        assert_eq!(cached, Some(path));
         assert_eq!(cache.list(MediaKind::File).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn each_server_and_account_has_its_own_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = MediaCache::at(dir.path()).unwrap();
+        let (one, two) = (Fingerprint([1; 32]), Fingerprint([2; 32]));
+        let alice = UserName::parse("alice").unwrap();
+        let dots = UserName::stored("..").unwrap();
+        let roots: Vec<PathBuf> = [(&one, &alice), (&two, &alice), (&one, &dots)]
+            .into_iter()
+            .map(|(s, a)| root.for_login(s, a).unwrap().root().to_path_buf())
+            .collect();
+        assert!(roots
+            .iter()
+            .all(|r| r.starts_with(dir.path().join("servers"))));
+        assert!(roots[0] != roots[1] && roots[0] != roots[2] && roots[1] != roots[2]);
+        let again = root.for_login(&one, &UserName::parse("ALICE").unwrap());
+        assert_eq!(again.unwrap().root(), roots[0], "one account, one cache");
     }
 
     #[tokio::test]

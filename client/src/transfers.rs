@@ -78,7 +78,8 @@ pub struct Shared {
 
 impl Client {
     /// Uses `cache` for pictures and files instead of the platform's
-    /// cache dir. Only before the first transfer.
+    /// cache dir: give each server and account its own (see
+    /// [`MediaCache::for_login`]). Only before the first transfer.
     pub fn use_cache(&self, cache: MediaCache) -> Result<(), ClientError> {
         self.transfers
             .cache
@@ -86,13 +87,27 @@ impl Client {
             .map_err(|_| ClientError::InvalidInput("the media cache is already in use".into()))
     }
 
-    /// The media cache (the platform's unless [`Client::use_cache`] set one).
+    /// Keeps this server's and account's cache under `root` (as the
+    /// platform's cache dir is used by default). Only before the first
+    /// transfer.
+    pub fn use_cache_root(&self, root: &MediaCache) -> Result<(), ClientError> {
+        self.use_cache(self.own_cache(root)?)
+    }
+
+    fn own_cache(&self, root: &MediaCache) -> Result<MediaCache, ClientError> {
+        root.for_login(&self.server_fingerprint(), self.me())
+            .map_err(|e| ClientError::InvalidInput(format!("cannot open the media cache: {e}")))
+    }
+
+    /// The media cache: the one [`Client::use_cache`] set, or this server's
+    /// and account's own in the platform's cache dir.
     pub fn cache(&self) -> Result<MediaCache, ClientError> {
         if let Some(cache) = self.transfers.cache.get() {
             return Ok(cache.clone());
         }
-        let cache = MediaCache::open_default()
+        let root = MediaCache::open_default()
             .map_err(|e| ClientError::InvalidInput(format!("cannot open the media cache: {e}")))?;
+        let cache = self.own_cache(&root)?;
         Ok(self.transfers.cache.get_or_init(|| cache).clone())
     }
 
@@ -233,7 +248,7 @@ impl Client {
         cancel: &CancellationToken,
     ) -> Result<PathBuf, ClientError> {
         let cache = self.cache()?;
-        if let Some(path) = cache.cached(kind, media) {
+        if let Some(path) = cache.cached(kind, media).await {
             return Ok(path);
         }
         self.with_retries(cancel, |connection| {

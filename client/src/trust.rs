@@ -3,11 +3,14 @@
 //! (trust on first use) or pinned by the user.
 //!
 //! The file has one line per server, `HOST:PORT SHA256:<hex>`; blank lines
-//! and lines starting with `#` are ignored. A server may have several lines
-//! (any of them matches), which lets an operator announce a new certificate
-//! before switching to it.
+//! and lines starting with `#` are ignored. A server has exactly one
+//! fingerprint: a file that gives it two different ones is a conflict the
+//! user must resolve, never "any of them matches". Clients record under a
+//! lock and replace the file atomically, so two first connections at once
+//! cannot both append.
 
 use std::fmt;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -145,35 +148,79 @@ pub fn known_server_line(server: &str, fingerprint: &Fingerprint) -> String {
     format!("{} {}", server.to_lowercase(), fingerprint)
 }
 
-/// Appends a line for `server` to the known-servers file, creating the file
-/// (and its directory) if needed.
+/// What [`record_known_server`] found under its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The server was not in the file; now it is.
+    Added,
+    /// Another client recorded the same fingerprint first.
+    AlreadyKnown,
+    /// The file gives the server another fingerprint (another client
+    /// recorded a different certificate first): nothing was written, and
+    /// this connection must not be trusted.
+    Conflict(Fingerprint),
+}
+
+/// Records `server`'s fingerprint in the known-servers file, creating the
+/// file (and its directory) if needed. Holds an exclusive lock on a
+/// `.lock` file beside it while it reads, checks and replaces the file
+/// (written to a temporary file, synced, renamed over it), so concurrent
+/// clients record a server once and readers never see half a file.
 ///
 /// Blocking (small file write): async code calls it through `spawn_blocking`.
-pub fn record_known_server(path: &Path, server: &str, fingerprint: &Fingerprint) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let existing = match std::fs::read(path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+pub fn record_known_server(
+    path: &Path,
+    server: &str,
+    fingerprint: &Fingerprint,
+) -> io::Result<Recorded> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut lock_name = path.file_name().unwrap_or_default().to_owned();
+    lock_name.push(".lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(lock_name))?;
+    lock.lock()?;
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    let mut text = String::new();
-    match &existing {
-        None => {
-            text.push_str("# Natter known servers: HOST:PORT SHA256:<certificate fingerprint>\n")
-        }
-        Some(bytes) if !bytes.is_empty() && !bytes.ends_with(b"\n") => text.push('\n'),
-        Some(_) => {}
+    let recorded = KnownServers::parse(&text).fingerprints_of(server);
+    if let Some(&other) = recorded.iter().find(|f| *f != fingerprint) {
+        return Ok(Recorded::Conflict(other));
+    }
+    if !recorded.is_empty() {
+        return Ok(Recorded::AlreadyKnown);
+    }
+    if text.is_empty() {
+        text.push_str("# Natter known servers: HOST:PORT SHA256:<certificate fingerprint>\n");
+    } else if !text.ends_with('\n') {
+        text.push('\n');
     }
     text.push_str(&known_server_line(server, fingerprint));
     text.push('\n');
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    replace_file(dir, path, text.as_bytes())?;
+    Ok(Recorded::Added)
+}
+
+/// Writes `bytes` to a temporary file in `dir`, syncs it and renames it
+/// over `path`, then syncs the directory so the rename survives a crash.
+fn replace_file(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    // Directories cannot be opened for syncing everywhere (Windows).
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 /// Everything the verifier needs to judge one connection attempt.
@@ -222,10 +269,12 @@ impl Verdict {
             };
         }
         if let Some(&known) = policy.known.first() {
-            return if policy.known.contains(presented) {
-                Verdict::Known
-            } else {
-                Verdict::Changed { known }
+            // Two different fingerprints for one server are a conflict, not
+            // a choice: name one the presented certificate is not.
+            return match policy.known.iter().find(|f| *f != presented) {
+                None => Verdict::Known,
+                Some(&other) if other != known => Verdict::Changed { known: other },
+                Some(_) => Verdict::Changed { known },
             };
         }
         if let Some(known) = policy.remembered {
@@ -399,14 +448,54 @@ mod tests {
     fn recording_creates_the_file_and_appends() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("known_servers");
-        record_known_server(&path, "a:1", &A).unwrap();
-        record_known_server(&path, "b:2", &B).unwrap();
+        assert_eq!(
+            record_known_server(&path, "a:1", &A).unwrap(),
+            Recorded::Added
+        );
+        assert_eq!(
+            record_known_server(&path, "b:2", &B).unwrap(),
+            Recorded::Added
+        );
         let known = KnownServers::read(&path).unwrap();
         assert_eq!(known.fingerprints_of("a:1"), vec![A]);
         assert_eq!(known.fingerprints_of("b:2"), vec![B]);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with('#'));
         assert!(text.ends_with(&format!("b:2 {B}\n")));
+    }
+
+    #[test]
+    fn a_server_is_recorded_once_and_never_with_a_second_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_servers");
+        record_known_server(&path, "a:1", &A).unwrap();
+        assert_eq!(
+            record_known_server(&path, "A:1", &A).unwrap(),
+            Recorded::AlreadyKnown
+        );
+        assert_eq!(
+            record_known_server(&path, "a:1", &B).unwrap(),
+            Recorded::Conflict(A)
+        );
+        assert_eq!(
+            KnownServers::read(&path).unwrap().fingerprints_of("a:1"),
+            vec![A]
+        );
+    }
+
+    #[test]
+    fn two_fingerprints_for_one_server_are_a_conflict() {
+        let p = TrustPolicy {
+            known: vec![A, B],
+            ..policy()
+        };
+        assert_eq!(Verdict::decide(&p, &A), Verdict::Changed { known: B });
+        assert_eq!(Verdict::decide(&p, &B), Verdict::Changed { known: A });
+        let p = TrustPolicy {
+            known: vec![A, A],
+            ..policy()
+        };
+        assert_eq!(Verdict::decide(&p, &A), Verdict::Known);
     }
 
     #[test]
@@ -447,7 +536,7 @@ mod tests {
     #[test]
     fn the_file_decides_then_first_use() {
         let p = TrustPolicy {
-            known: vec![A, B],
+            known: vec![B],
             ..policy()
         };
         assert_eq!(Verdict::decide(&p, &B), Verdict::Known);

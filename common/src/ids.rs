@@ -5,6 +5,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::limits::MAX_NAME_CHARS;
 
@@ -141,17 +142,42 @@ pub enum NameError {
     TooLong,
     #[error("a user name cannot contain {0:?}: use letters, digits, '_', '-' or '.'")]
     BadChar(char),
+    #[error("a user name needs at least one letter or digit")]
+    NoLetterOrDigit,
 }
 
 /// A valid user name: 1 to 32 letters (any script, so 张伟 is fine), digits,
-/// `_`, `-` or `.`. Names are unique without regard to case; [`UserName::key`]
-/// is the form that comparison uses.
+/// `_`, `-` or `.`, at least one of them a letter or digit, in NFKC form.
+/// Names are unique by their [`UserName::skeleton`], so `alice` and a
+/// Cyrillic `аlice` cannot both exist; [`UserName::key`] tells spellings of
+/// one name apart from others without regard to case.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UserName(String);
 
 impl UserName {
+    /// A name a person typed: normalised to NFKC (so full-width `ＡＢ` is
+    /// `AB` and the ligature `ﬁ` is `fi`), then checked by every rule. Both
+    /// ends use it before a name is registered or looked up.
     pub fn parse(s: &str) -> Result<Self, NameError> {
+        // NFKC may merge characters (jamo into syllables), so the limit is
+        // checked after it; this bounds the work before it.
+        if s.len() > 16 * MAX_NAME_CHARS {
+            return Err(NameError::TooLong);
+        }
+        let name: String = s.nfkc().collect();
+        let name = Self::stored(&name)?;
+        if !name.0.chars().any(char::is_alphanumeric) {
+            return Err(NameError::NoLetterOrDigit);
+        }
+        Ok(name)
+    }
+
+    /// A name as a server stores and sends it, kept exactly as spelled: only
+    /// the length and character rules apply, so accounts registered before
+    /// the stricter rules of [`UserName::parse`] keep their names (and this
+    /// is what decoding a `UserName` field checks).
+    pub fn stored(s: &str) -> Result<Self, NameError> {
         let count = s.chars().count();
         if count == 0 {
             return Err(NameError::Empty);
@@ -172,9 +198,18 @@ impl UserName {
         &self.0
     }
 
-    /// The case-folded form under which names are unique.
+    /// The case-folded form: two names with the same key are spellings of
+    /// one account's name.
     pub fn key(&self) -> String {
         self.0.to_lowercase()
+    }
+
+    /// The form under which names are unique: NFKC, case-folded, then the
+    /// confusable skeleton of Unicode TS #39, so names that look alike
+    /// (`alice` and Cyrillic `аlice`, `rn` and `m`) have the same one.
+    pub fn skeleton(&self) -> String {
+        let folded: String = self.0.nfkc().collect::<String>().to_lowercase();
+        unicode_security::skeleton(&folded).nfc().collect()
     }
 
     /// Whether two names denote the same account.
@@ -186,7 +221,7 @@ impl UserName {
 impl TryFrom<String> for UserName {
     type Error = NameError;
     fn try_from(s: String) -> Result<Self, NameError> {
-        Self::parse(&s)
+        Self::stored(&s)
     }
 }
 
@@ -219,10 +254,60 @@ mod tests {
         assert!(UserName::parse("a.b-c_d9").is_ok());
         assert_eq!(UserName::parse(""), Err(NameError::Empty));
         assert_eq!(UserName::parse(&"x".repeat(33)), Err(NameError::TooLong));
+        assert_eq!(
+            UserName::parse(&"x".repeat(1 << 20)),
+            Err(NameError::TooLong)
+        );
         assert!(UserName::parse(&"名".repeat(32)).is_ok());
         assert_eq!(UserName::parse("a b"), Err(NameError::BadChar(' ')));
         assert_eq!(UserName::parse("a\u{7}"), Err(NameError::BadChar('\u{7}')));
         assert_eq!(UserName::parse("../x"), Err(NameError::BadChar('/')));
+    }
+
+    fn skeleton(s: &str) -> String {
+        UserName::parse(s).unwrap().skeleton()
+    }
+
+    #[test]
+    fn look_alike_names_share_a_skeleton() {
+        assert_eq!(skeleton("alice"), skeleton("\u{430}lice"), "Cyrillic а");
+        assert_eq!(skeleton("Alice"), skeleton("aLICE"));
+        assert_eq!(skeleton("paypal"), skeleton("p\u{430}yp\u{430}l"));
+        assert_eq!(skeleton("rn"), skeleton("m"));
+        assert_ne!(skeleton("alice"), skeleton("alicf"));
+        // A Hangul syllable and its conjoining jamo are one name.
+        assert_eq!(skeleton("\u{d55c}"), skeleton("\u{1112}\u{1161}\u{11ab}"));
+    }
+
+    #[test]
+    fn names_are_stored_in_nfkc() {
+        assert_eq!(UserName::parse("ＡＢ").unwrap().as_str(), "AB");
+        assert_eq!(UserName::parse("\u{fb01}le").unwrap().as_str(), "file");
+        assert_eq!(
+            UserName::parse("\u{1112}\u{1161}\u{11ab}")
+                .unwrap()
+                .as_str(),
+            "\u{d55c}"
+        );
+    }
+
+    #[test]
+    fn names_need_a_letter_or_digit() {
+        for bad in [".", "..", "-", "_", "._-"] {
+            assert_eq!(
+                UserName::parse(bad),
+                Err(NameError::NoLetterOrDigit),
+                "{bad:?}"
+            );
+        }
+        assert!(UserName::parse("a.").is_ok());
+        assert!(UserName::parse("_7").is_ok());
+        // A name an older server accepted still decodes, as it is spelled.
+        assert_eq!(UserName::stored("..").unwrap().as_str(), "..");
+        assert_eq!(
+            UserName::stored("\u{fb01}le").unwrap().as_str(),
+            "\u{fb01}le"
+        );
     }
 
     #[test]

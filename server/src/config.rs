@@ -163,6 +163,8 @@ pub struct Config {
     pub hash_wait_secs: u64,
 
     /// Days a login token stays valid for resuming without the password.
+    /// Each resume replaces the token with one valid this long again (the
+    /// old one keeps a 60 s grace); a logout ends all tokens of its login.
     #[arg(long, env = "NATTER_TOKEN_DAYS", default_value_t = 30)]
     pub token_days: u32,
 

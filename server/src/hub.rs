@@ -7,17 +7,24 @@
 //! from history when it reconnects. So one stuck reader costs at most
 //! `queue` messages of memory and never stalls the room.
 //!
+//! The hub also knows which login (token family) and account each session
+//! belongs to, so a logout can end every session resumed from the same
+//! login, and "log out everywhere" every session of the account.
+//!
 //! Sessions and the router see only the [`Fanout`] trait; [`Hub`] is the
 //! in-process implementation. Several server nodes would implement it over
 //! a message bus (NATS, say): publish to the bus, deliver what arrives from
 //! it to local sessions, and keep presence counts across nodes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use natter_common::{ChatMessage, Recipient, UserName};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::store::{AccountId, Family};
 
 /// Something a session must pass on to its client.
 #[derive(Debug, Clone)]
@@ -31,12 +38,65 @@ pub enum Outbound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionId(u64);
 
+/// Why the hub ended a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickReason {
+    /// Its queue filled up: it reconnects and catches up from history.
+    TooSlow,
+    /// Its login, or its whole account, logged out.
+    LoggedOut,
+}
+
+/// Fires when the hub ends a session, and says why.
+#[derive(Debug, Clone, Default)]
+pub struct Kick {
+    fired: CancellationToken,
+    logged_out: Arc<AtomicBool>,
+}
+
+impl Kick {
+    /// Completes once the session is kicked.
+    pub async fn cancelled(&self) {
+        self.fired.cancelled().await
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.fired.is_cancelled()
+    }
+
+    /// The reason; meaningful once fired.
+    pub fn reason(&self) -> KickReason {
+        if self.logged_out.load(Ordering::Acquire) {
+            KickReason::LoggedOut
+        } else {
+            KickReason::TooSlow
+        }
+    }
+
+    fn fire(&self, reason: KickReason) {
+        if reason == KickReason::LoggedOut && !self.fired.is_cancelled() {
+            self.logged_out.store(true, Ordering::Release);
+        }
+        self.fired.cancel();
+    }
+}
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope {
+    /// Every session of one login: the one that logged in with the password
+    /// and every one resumed from its tokens.
+    Login(Family),
+    /// Every session of the account.
+    Account(AccountId),
+}
+
 /// What a session gets when it joins.
 pub struct Subscription {
     pub id: SessionId,
     pub rx: mpsc::Receiver<Outbound>,
-    /// Fires when the hub dropped this session for being too slow.
-    pub kicked: CancellationToken,
+    /// Fires when the hub ends this session: too slow, or logged out.
+    pub kicked: Kick,
     /// Who was online at the moment of joining, this user included. Every
     /// later change arrives on `rx`, so snapshot + updates are exact.
     pub online: Vec<UserName>,
@@ -45,7 +105,9 @@ pub struct Subscription {
 struct Member {
     user: UserName,
     tx: mpsc::Sender<Outbound>,
-    kicked: CancellationToken,
+    kicked: Kick,
+    /// The login and account, once [`Fanout::enlist`] told them.
+    login: Option<(Family, AccountId)>,
 }
 
 #[derive(Default)]
@@ -64,6 +126,12 @@ pub trait Fanout: Send + Sync + 'static {
     fn join(&self, user: &UserName) -> Subscription;
     /// Unregisters a session (harmless if it was already dropped).
     fn leave(&self, id: SessionId);
+    /// Tells which login and account a joined session belongs to, so a
+    /// logout can find it.
+    fn enlist(&self, id: SessionId, family: Family, account: AccountId);
+    /// Ends every session in `scope` (each closes with "logged out");
+    /// returns how many.
+    fn log_out(&self, scope: LogoutScope) -> usize;
     /// Delivers a stored message to every session allowed to see it.
     fn publish(&self, message: ChatMessage);
     /// Users online now, sorted.
@@ -94,7 +162,7 @@ impl Hub {
 impl Fanout for Hub {
     fn join(&self, user: &UserName) -> Subscription {
         let (tx, rx) = mpsc::channel(self.queue);
-        let kicked = CancellationToken::new();
+        let kicked = Kick::default();
         let mut state = self.lock();
         let id = SessionId(state.next_id);
         state.next_id += 1;
@@ -111,6 +179,7 @@ impl Fanout for Hub {
                 user: user.clone(),
                 tx,
                 kicked: kicked.clone(),
+                login: None,
             },
         );
         let mut online: Vec<UserName> = state.online.values().map(|(n, _)| n.clone()).collect();
@@ -125,7 +194,31 @@ impl Fanout for Hub {
 
     fn leave(&self, id: SessionId) {
         let mut state = self.lock();
-        remove(&mut state, id);
+        remove(&mut state, id, KickReason::TooSlow);
+    }
+
+    fn enlist(&self, id: SessionId, family: Family, account: AccountId) {
+        if let Some(member) = self.lock().sessions.get_mut(&id) {
+            member.login = Some((family, account));
+        }
+    }
+
+    fn log_out(&self, scope: LogoutScope) -> usize {
+        let mut state = self.lock();
+        let ended: Vec<SessionId> = state
+            .sessions
+            .iter()
+            .filter(|(_, m)| match (scope, m.login) {
+                (LogoutScope::Login(f), Some((family, _))) => f == family,
+                (LogoutScope::Account(a), Some((_, account))) => a == account,
+                (_, None) => false,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for &id in &ended {
+            remove(&mut state, id, KickReason::LoggedOut);
+        }
+        ended.len()
     }
 
     /// All sessions for the group; both parties' sessions for a private
@@ -172,17 +265,17 @@ fn deliver(state: &mut State, targets: Vec<SessionId>, item: Outbound) {
         }
     }
     for id in dropped {
-        remove(state, id);
+        remove(state, id, KickReason::TooSlow);
     }
 }
 
-/// Removes a session, firing its kick token, and announces the user's
-/// departure if no session of theirs is left.
-fn remove(state: &mut State, id: SessionId) {
+/// Removes a session, firing its kick with `reason`, and announces the
+/// user's departure if no session of theirs is left.
+fn remove(state: &mut State, id: SessionId, reason: KickReason) {
     let Some(member) = state.sessions.remove(&id) else {
         return;
     };
-    member.kicked.cancel();
+    member.kicked.fire(reason);
     let key = member.user.key();
     let last = match state.online.get_mut(&key) {
         Some(entry) => {
@@ -267,5 +360,26 @@ mod tests {
         assert!(!fast.kicked.is_cancelled());
         assert_eq!(hub.online(), vec![name("fast")]);
         hub.leave(slow.id); // the session task's own leave is a no-op now
+    }
+
+    #[test]
+    fn logouts_end_sessions_by_login_and_by_account() {
+        let hub = Hub::new(8);
+        let (one, two) = (Family([1; 32]), Family([2; 32]));
+        let a1 = hub.join(&name("a"));
+        let a2 = hub.join(&name("a"));
+        let a3 = hub.join(&name("a"));
+        let b = hub.join(&name("b"));
+        hub.enlist(a1.id, one, AccountId(1));
+        hub.enlist(a2.id, one, AccountId(1));
+        hub.enlist(a3.id, two, AccountId(1));
+        hub.enlist(b.id, Family([3; 32]), AccountId(2));
+        assert_eq!(hub.log_out(LogoutScope::Login(one)), 2);
+        assert!(a1.kicked.is_cancelled() && a2.kicked.is_cancelled());
+        assert_eq!(a1.kicked.reason(), KickReason::LoggedOut);
+        assert!(!a3.kicked.is_cancelled());
+        assert_eq!(hub.log_out(LogoutScope::Account(AccountId(1))), 1);
+        assert!(a3.kicked.is_cancelled() && !b.kicked.is_cancelled());
+        assert_eq!(hub.online(), vec![name("b")]);
     }
 }

@@ -23,8 +23,8 @@ use tracing::{debug, info, Instrument};
 use crate::admission::{self, Admission};
 use crate::auth::{self, Hasher, LoginThrottle, SignUpThrottle};
 use crate::config::Config;
-use crate::hub::{Fanout, Outbound};
-use crate::store::{Account, Blocking};
+use crate::hub::{Fanout, Kick, KickReason, LogoutScope, Outbound};
+use crate::store::{Account, Blocking, Family, NewToken};
 use crate::{history, router};
 
 /// What all sessions share.
@@ -50,6 +50,12 @@ pub struct Context {
 
 /// Login attempts (register, login, resume) one connection may make.
 const MAX_AUTH_ATTEMPTS: u32 = 5;
+/// Password logins whose tokens one account keeps; a new one past this
+/// forgets the least recently renewed (docs/protocol.md §12).
+const MAX_LOGINS_PER_ACCOUNT: u32 = 64;
+/// How long a token replaced by a resume still resumes, in case the reply
+/// carrying its successor was lost. Using the successor ends it sooner.
+const TOKEN_GRACE: Duration = Duration::from_secs(60);
 /// How long the server waits for a client to read what it was sent before
 /// counting it as too slow.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -166,7 +172,7 @@ async fn run(
         login,
         last_replayed: None,
         transfers: tokio::task::JoinSet::new(),
-        kicked: CancellationToken::new(),
+        kicked: Kick::default(),
         order: router::SendOrder::default(),
     };
     let close = session.serve(reader, shutdown).await;
@@ -215,8 +221,20 @@ async fn hello(send: &mut SendStream, reader: &mut FrameReader<RecvStream>) -> R
 /// An authenticated session's identity.
 struct Login {
     account: Account,
+    /// The token this session handed out: while it is stored, the session
+    /// is not logged out.
     token_hash: [u8; 32],
+    /// The password login this session descends from.
+    family: Family,
     since: Option<MessageId>,
+}
+
+/// A token just issued to a client, and whose it is.
+struct Grant {
+    account: Account,
+    token: SessionToken,
+    token_hash: [u8; 32],
+    family: Family,
 }
 
 /// Serves Register / Login / Resume until a login succeeds; the login and
@@ -269,10 +287,9 @@ async fn authenticate(
                 Err(refusal) => ServerMsg::Refused(refusal),
             },
             ClientMsg::Resume { token, since } => match resume(ctx, &token).await {
-                Ok(account) => {
-                    let seat = seat(ctx, send, &account).await?;
-                    let hash = auth::token_hash(&token);
-                    let login = logged_in(ctx, send, account, token, hash, since).await?;
+                Ok(grant) => {
+                    let seat = seat(ctx, send, &grant.account).await?;
+                    let login = logged_in(ctx, send, grant, since).await?;
                     return Ok((login, seat));
                 }
                 Err(refusal) => ServerMsg::Refused(refusal),
@@ -312,16 +329,41 @@ async fn seat(
     Err(Close::new(close::SERVER_FULL, refusal.to_string()))
 }
 
-async fn resume(ctx: &Context, token: &SessionToken) -> Result<Account, Refusal> {
-    let hash = auth::token_hash(token);
-    ctx.store
-        .call(move |s| s.token_account(hash, Timestamp::now()))
+/// Resumes with a token, rotating it: the client gets a new token, and
+/// the old one stops working after [`TOKEN_GRACE`] or once the new one is
+/// used, whichever comes first.
+async fn resume(ctx: &Context, token: &SessionToken) -> Result<Grant, Refusal> {
+    let old = auth::token_hash(token);
+    let (token, hash) = auth::new_token();
+    let now = Timestamp::now();
+    let new = NewToken {
+        hash,
+        now,
+        expires: token_expiry(ctx, now),
+        grace_until: Timestamp(now.0 + TOKEN_GRACE.as_millis() as i64),
+    };
+    let resumed = ctx
+        .store
+        .call(move |s| s.rotate_token(old, new))
         .await
-        .map_err(|_| Refusal::Internal)?
-        .ok_or(Refusal::InvalidSession)
+        .map_err(|e| {
+            tracing::warn!(error = %e, "store failed");
+            Refusal::Internal
+        })?
+        .ok_or(Refusal::InvalidSession)?;
+    Ok(Grant {
+        account: resumed.account,
+        token,
+        token_hash: hash,
+        family: resumed.family,
+    })
 }
 
-/// Issues a fresh token for a password login.
+fn token_expiry(ctx: &Context, now: Timestamp) -> Timestamp {
+    Timestamp(now.0 + i64::from(ctx.config.token_days) * 86_400_000)
+}
+
+/// Issues a fresh token for a password login: the first of a new family.
 async fn start(
     ctx: &Context,
     send: &mut SendStream,
@@ -329,23 +371,36 @@ async fn start(
     since: Option<MessageId>,
 ) -> Result<Login, Close> {
     let (token, hash) = auth::new_token();
-    let expires = Timestamp(Timestamp::now().0 + i64::from(ctx.config.token_days) * 86_400_000);
+    let expires = token_expiry(ctx, Timestamp::now());
     let id = account.id;
     ctx.store
-        .call(move |s| s.save_token(id, hash, expires))
+        .call(move |s| {
+            s.save_token(id, hash, expires)?;
+            s.trim_logins(id, MAX_LOGINS_PER_ACCOUNT)
+        })
         .await
         .map_err(|e| Close::new(close::NORMAL, format!("store failed: {e}")))?;
-    logged_in(ctx, send, account, token, hash, since).await
+    let grant = Grant {
+        account,
+        token,
+        token_hash: hash,
+        family: Family(hash),
+    };
+    logged_in(ctx, send, grant, since).await
 }
 
 async fn logged_in(
     ctx: &Context,
     send: &mut SendStream,
-    account: Account,
-    token: SessionToken,
-    token_hash: [u8; 32],
+    grant: Grant,
     since: Option<MessageId>,
 ) -> Result<Login, Close> {
+    let Grant {
+        account,
+        token,
+        token_hash,
+        family,
+    } = grant;
     let id = account.id;
     let used_bytes = ctx.store.call(move |s| s.used_bytes(id)).await.unwrap_or(0);
     let limits = Limits {
@@ -366,6 +421,7 @@ async fn logged_in(
     Ok(Login {
         account,
         token_hash,
+        family,
         since,
     })
 }
@@ -378,7 +434,7 @@ struct Session<'a> {
     /// Transfer streams in flight; aborted when the session ends.
     transfers: tokio::task::JoinSet<()>,
     /// The hub's kick for this session: also interrupts a blocked write.
-    kicked: CancellationToken,
+    kicked: Kick,
     login: Login,
     /// The newest message sent in the replay after login; live copies of
     /// messages up to it are skipped.
@@ -397,12 +453,30 @@ impl Session<'_> {
         // the queue, anything before is in the replay; overlaps are skipped.
         let mut sub = self.ctx.hub.join(&self.login.account.name);
         self.kicked = sub.kicked.clone();
-        let close = match self.welcome(sub.online.clone()).await {
+        let close = match self.enlist(sub.id).await {
+            Ok(()) => self.welcome(sub.online.clone()).await,
+            Err(close) => Err(close),
+        };
+        let close = match close {
             Ok(()) => self.run(&mut reader, &mut sub, shutdown).await,
             Err(close) => close,
         };
         self.ctx.hub.leave(sub.id);
         close
+    }
+
+    /// Makes this session one that logouts can find, then checks that its
+    /// token was not dropped in between: a logout racing this login ends it
+    /// either way.
+    async fn enlist(&mut self, id: crate::hub::SessionId) -> Result<(), Close> {
+        let (family, account) = (self.login.family, self.login.account.id);
+        self.ctx.hub.enlist(id, family, account);
+        let hash = self.login.token_hash;
+        match self.ctx.store.call(move |s| s.token_alive(hash)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(logged_out()),
+            Err(e) => Err(Close::new(close::NORMAL, format!("store failed: {e}"))),
+        }
     }
 
     async fn welcome(&mut self, online: Vec<natter_common::UserName>) -> Result<(), Close> {
@@ -440,7 +514,7 @@ impl Session<'_> {
             let step = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Close::new(close::SHUTDOWN, "server shutting down"),
-                _ = sub.kicked.cancelled() => return too_slow(),
+                _ = sub.kicked.cancelled() => return kicked(&sub.kicked),
                 out = sub.rx.recv() => match out {
                     Some(out) => self.pass_on(out).await,
                     None => return too_slow(),
@@ -473,7 +547,7 @@ impl Session<'_> {
     async fn write(&mut self, msg: &ServerMsg) -> Result<(), Close> {
         tokio::select! {
             biased;
-            _ = self.kicked.cancelled() => Err(too_slow()),
+            _ = self.kicked.cancelled() => Err(kicked(&self.kicked)),
             r = write(&mut self.send, msg) => r,
         }
     }
@@ -519,17 +593,58 @@ impl Session<'_> {
                 history::answer(self.ctx, viewer, request, conversation, before, limit).await
             }
             ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
-            ClientMsg::Logout | ClientMsg::LogoutEverywhere => {
-                let hash = self.login.token_hash;
-                let _ = self.ctx.store.call(move |s| s.drop_token(hash)).await;
-                return Err(Close::new(close::NORMAL, "logged out"));
-            }
+            ClientMsg::Logout => return Err(self.log_out(false).await),
+            ClientMsg::LogoutEverywhere => return Err(self.log_out(true).await),
             ClientMsg::Register { .. } | ClientMsg::Login { .. } | ClientMsg::Resume { .. } => {
                 ServerMsg::Refused(Refusal::AlreadyAuthenticated)
             }
         };
         self.write(&answer).await
     }
+}
+
+impl Session<'_> {
+    /// Forgets the tokens of this login (or of the whole account), then ends
+    /// its other sessions. In that order: a session resumed in between
+    /// finds its token gone when it enlists.
+    async fn log_out(&mut self, everywhere: bool) -> Close {
+        let (family, account) = (self.login.family, self.login.account.id);
+        let dropped = if everywhere {
+            self.ctx
+                .store
+                .call(move |s| s.drop_account_tokens(account))
+                .await
+        } else {
+            self.ctx.store.call(move |s| s.drop_family(family)).await
+        };
+        if let Err(e) = dropped {
+            tracing::error!(error = %e, "logout: store failed");
+            let _ = self.write(&ServerMsg::Refused(Refusal::Unavailable)).await;
+            return Close::new(close::NORMAL, "logout failed: try again");
+        }
+        let scope = if everywhere {
+            LogoutScope::Account(account)
+        } else {
+            LogoutScope::Login(family)
+        };
+        let ended = self.ctx.hub.log_out(scope);
+        info!(everywhere, sessions = ended, "logged out");
+        logged_out()
+    }
+}
+
+/// How a session the hub kicked closes.
+fn kicked(kick: &Kick) -> Close {
+    match kick.reason() {
+        KickReason::TooSlow => too_slow(),
+        KickReason::LoggedOut => logged_out(),
+    }
+}
+
+/// The close of every session a logout ends: code NORMAL, reason
+/// "logged out" (docs/protocol.md §8).
+fn logged_out() -> Close {
+    Close::new(close::NORMAL, "logged out")
 }
 
 fn too_slow() -> Close {

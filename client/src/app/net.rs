@@ -460,7 +460,11 @@ impl NetTask {
             }
             Command::ListCache => {
                 let events = self.events.clone();
-                let root = self.options.cache_dir.clone();
+                // The logged-in client's own cache (per server and account).
+                let root = self.options.cache_dir.clone().or_else(|| {
+                    let cache = self.client.as_ref()?.cache().ok()?;
+                    Some(cache.root().to_path_buf())
+                });
                 tokio::task::spawn_blocking(move || {
                     let (pictures, files) = media::list(root);
                     let _ = events.send(NetEvent::CacheListing { pictures, files });

@@ -1292,7 +1292,13 @@ impl AppState {
             return Err("Type the server's address, like 127.0.0.1:4433.".into());
         }
         let name = self.form.name.text.trim().to_owned();
-        if let Err(e) = UserName::parse(&name) {
+        // New names meet every rule; an existing account may predate some.
+        let check = if register {
+            UserName::parse
+        } else {
+            UserName::stored
+        };
+        if let Err(e) = check(&name) {
             return Err(capitalise(&e.to_string()) + ".");
         }
         let password = self.form.password.text.clone();

@@ -4,6 +4,7 @@
 //! [`Blocking`]); SQLite ([`sqlite::SqliteStore`]) is the embedded default. A
 //! PostgreSQL store for several server nodes would implement the same trait.
 
+mod migrate;
 pub mod sqlite;
 
 use std::net::IpAddr;
@@ -81,12 +82,15 @@ impl StoreError {
 
 /// Durable state. Every write is durable when the call returns.
 pub trait Store: Send + Sync + 'static {
-    /// Creates an account; [`StoreError::NameTaken`] if the case-folded
-    /// name exists.
+    /// Creates an account; [`StoreError::NameTaken`] if an account with
+    /// the same [`UserName::skeleton`] exists (a look-alike name).
     fn create_account(&self, name: &UserName, password_hash: &str) -> Result<Account, StoreError>;
-    /// Looks an account up by name, without regard to case.
+    /// Looks an account up by name: by its skeleton, so without regard to
+    /// case and look-alike characters.
     fn account(&self, name: &str) -> Result<Option<Account>, StoreError>;
-    /// Records a login token (by its hash) valid until `expires`.
+    /// Records the token of a password login (by its hash) valid until
+    /// `expires`. It starts a new [`Family`]: the tokens that resuming
+    /// from this login rotates through.
     fn save_token(
         &self,
         account: AccountId,
@@ -157,6 +161,26 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- tokens and sessions ----
 
+    /// Resumes with a token: if `old` is valid at `new.now` (not expired
+    /// and not past its grace), stores `new` in the same family and gives
+    /// `old` a grace until `new.grace_until` (kept shorter if it already had
+    /// one). Using a token also ends the grace of the one it replaced (the
+    /// client evidently has the newer one) and forgets the successors `old`
+    /// was given before (their reply was lost). `None` when `old` is
+    /// unknown, expired or past its grace.
+    fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError>;
+    /// Whether a token is still stored (a session checks this after it
+    /// registered for kicks, so a logout racing its login still ends it).
+    fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError>;
+    /// Forgets every token of one login (logout).
+    fn drop_family(&self, family: Family) -> Result<(), StoreError>;
+    /// Forgets every token of an account (logout everywhere).
+    fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError>;
+    /// Keeps the tokens of an account's `keep` most recently renewed logins
+    /// and forgets the rest, so logging in again and again cannot grow the
+    /// table without bound.
+    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError>;
+
     // ---- messages ----
 
     /// The final refusal a `Send` of (sender, client id) got earlier, if
@@ -179,6 +203,29 @@ pub trait Store: Send + Sync + 'static {
 /// Rejections remembered per account; older ones are forgotten, and a
 /// resend of one of those is judged afresh.
 pub const REMEMBERED_REJECTIONS: u32 = 1000;
+
+/// The tokens one password login rotates through; named by the hash of
+/// its first token. Logging out ends the whole family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Family(pub [u8; 32]);
+
+/// The token a resume issues, and the times that govern the old one.
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken {
+    pub hash: [u8; 32],
+    pub now: Timestamp,
+    pub expires: Timestamp,
+    /// Until when the replaced token still resumes, in case the reply
+    /// carrying this one is lost in flight.
+    pub grace_until: Timestamp,
+}
+
+/// A successful [`Store::rotate_token`].
+#[derive(Debug, Clone)]
+pub struct Resumed {
+    pub account: Account,
+    pub family: Family,
+}
 
 /// Runs store calls on tokio's blocking pool so SQLite's fsyncs never stall
 /// the executor.

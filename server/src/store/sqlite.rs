@@ -13,9 +13,10 @@ use natter_common::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::migrate;
 use super::{
-    Account, AccountId, Appended, NewMessage, Page, Store, StoreError, MAX_KNOWN_ADDRESSES,
-    REMEMBERED_REJECTIONS,
+    Account, AccountId, Appended, Family, NewMessage, NewToken, Page, Resumed, Store, StoreError,
+    MAX_KNOWN_ADDRESSES, REMEMBERED_REJECTIONS,
 };
 
 const SCHEMA: &str = "
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     token_hash BLOB PRIMARY KEY,
     account_id INTEGER NOT NULL REFERENCES accounts(id),
     expires_at INTEGER NOT NULL
+    -- family, parent, grace_until: added by migrate::tokens
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -75,7 +77,7 @@ pub struct SqliteStore {
 /// Wraps any error of the store; SQLite's busy, locked, full and I/O
 /// failures become [`StoreError::Transient`] so callers can answer "try
 /// again" instead of a final refusal.
-fn backend<E: std::fmt::Display + std::any::Any>(e: E) -> StoreError {
+pub(super) fn backend<E: std::fmt::Display + std::any::Any>(e: E) -> StoreError {
     let transient = (&e as &dyn std::any::Any)
         .downcast_ref::<rusqlite::Error>()
         .and_then(rusqlite::Error::sqlite_error_code)
@@ -112,6 +114,8 @@ impl SqliteStore {
             .map_err(backend)?;
         db.execute_batch(SCHEMA).map_err(backend)?;
         db.execute_batch(MESSAGES_SCHEMA).map_err(backend)?;
+        migrate::tokens(&db)?;
+        migrate::names(&db)?;
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -135,7 +139,7 @@ fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, String)> {
 fn to_account((id, name, hash): (i64, String, String)) -> Result<Account, StoreError> {
     Ok(Account {
         id: AccountId(id),
-        name: UserName::parse(&name).map_err(backend)?,
+        name: UserName::stored(&name).map_err(backend)?,
         password_hash: hash,
     })
 }
@@ -155,10 +159,10 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
 fn to_message((id, from, to, sent_at, content): MessageRow) -> Result<ChatMessage, StoreError> {
     Ok(ChatMessage {
         id: MessageId(id as u64),
-        from: UserName::parse(&from).map_err(backend)?,
+        from: UserName::stored(&from).map_err(backend)?,
         to: match to {
             None => Recipient::Everyone,
-            Some(name) => Recipient::User(UserName::parse(&name).map_err(backend)?),
+            Some(name) => Recipient::User(UserName::stored(&name).map_err(backend)?),
         },
         sent_at: Timestamp(sent_at),
         content: codec::decode_payload::<Content>(&content).map_err(backend)?,
@@ -200,7 +204,7 @@ impl Store for SqliteStore {
         let db = self.lock();
         let result = db.execute(
             "INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name.as_str(), name.key(), password_hash, Timestamp::now().0],
+            params![name.as_str(), name.skeleton(), password_hash, Timestamp::now().0],
         );
         match result {
             Ok(_) => Ok(Account {
@@ -217,17 +221,49 @@ impl Store for SqliteStore {
         }
     }
 
+    /// By the name's skeleton, so a look-alike spelling reaches the account
+    /// that owns the name (and needs its password). Where accounts made
+    /// before skeletons share one, the exact spelling picks among them.
     fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        // As typed first (an old account may be spelled in another form),
+        // then in the normal form.
+        let spellings: Vec<UserName> = [UserName::stored(name), UserName::parse(name)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let Some(skeleton) = spellings.first().map(UserName::skeleton) else {
+            return Ok(None);
+        };
         let db = self.lock();
-        db.query_row(
-            "SELECT id, name, password_hash FROM accounts WHERE name_key = ?1",
-            [name.to_lowercase()],
-            account_row,
-        )
-        .optional()
-        .map_err(backend)?
-        .map(to_account)
-        .transpose()
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT id, name, password_hash, name_key FROM accounts
+                 WHERE name_key >= ?1 AND name_key < ?1 || char(2)
+                 ORDER BY id",
+            )
+            .map_err(backend)?;
+        let mut candidates = stmt
+            .query_map([&skeleton], |r| {
+                Ok((account_row(r)?, r.get::<_, String>(3)?))
+            })
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        // The range (it uses the index) holds the skeleton and the keys of
+        // old look-alikes, `skeleton` U+0001 `id`.
+        let legacy = format!("{skeleton}\u{1}");
+        candidates.retain(|(_, key)| *key == skeleton || key.starts_with(&legacy));
+        let spelled = |wanted: &UserName| {
+            candidates.iter().position(|((_, n, _), _)| {
+                UserName::stored(n).is_ok_and(|n| n.key() == wanted.key())
+            })
+        };
+        let exact = spellings.iter().find_map(spelled);
+        let owner = candidates.iter().position(|(_, key)| *key == skeleton);
+        match exact.or(owner) {
+            Some(i) => to_account(candidates.swap_remove(i).0).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn save_token(
@@ -238,13 +274,13 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let db = self.lock();
         db.execute(
-            "INSERT INTO tokens (token_hash, account_id, expires_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO tokens (token_hash, account_id, expires_at, family) VALUES (?1, ?2, ?3, ?1)",
             params![&token_hash[..], account.0, expires.0],
         )
         .map_err(backend)?;
         // Expired tokens are dead weight; clear them while we are here.
         db.execute(
-            "DELETE FROM tokens WHERE expires_at < ?1",
+            "DELETE FROM tokens WHERE expires_at < ?1 OR grace_until < ?1",
             [Timestamp::now().0],
         )
         .map_err(backend)?;
@@ -259,7 +295,8 @@ impl Store for SqliteStore {
         let db = self.lock();
         db.query_row(
             "SELECT a.id, a.name, a.password_hash FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.token_hash = ?1 AND t.expires_at >= ?2",
+             WHERE t.token_hash = ?1 AND t.expires_at >= ?2
+               AND (t.grace_until IS NULL OR t.grace_until >= ?2)",
             params![&token_hash[..], now.0],
             account_row,
         )
@@ -488,6 +525,90 @@ impl Store for SqliteStore {
 
     // ---- tokens and sessions ----
 
+    fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        let found = tx
+            .query_row(
+                "SELECT a.id, a.name, a.password_hash, t.family, t.parent
+                 FROM tokens t JOIN accounts a ON a.id = t.account_id
+                 WHERE t.token_hash = ?1 AND t.expires_at >= ?2
+                   AND (t.grace_until IS NULL OR t.grace_until >= ?2)",
+                params![&old[..], new.now.0],
+                |r| {
+                    Ok((
+                        account_row(r)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, Option<Vec<u8>>>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(backend)?;
+        let Some((account, family, parent)) = found else {
+            return Ok(None);
+        };
+        let family = Family(family.try_into().map_err(|_| backend("bad token family"))?);
+        // The client shows it holds `old`: the token before it is done with,
+        // and successors issued earlier from `old` never arrived.
+        if let Some(parent) = parent {
+            tx.execute("DELETE FROM tokens WHERE token_hash = ?1", [&parent[..]])
+                .map_err(backend)?;
+        }
+        tx.execute("DELETE FROM tokens WHERE parent = ?1", [&old[..]])
+            .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO tokens (token_hash, account_id, expires_at, family, parent)
+             SELECT ?1, account_id, ?2, family, token_hash FROM tokens WHERE token_hash = ?3",
+            params![&new.hash[..], new.expires.0, &old[..]],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "UPDATE tokens SET grace_until = MIN(COALESCE(grace_until, ?2), ?2)
+             WHERE token_hash = ?1",
+            params![&old[..], new.grace_until.0],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(Some(Resumed {
+            account: to_account(account)?,
+            family,
+        }))
+    }
+
+    fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError> {
+        self.exists(
+            "SELECT 1 FROM tokens WHERE token_hash = ?1",
+            &[&&token_hash[..]],
+        )
+    }
+
+    fn drop_family(&self, family: Family) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute("DELETE FROM tokens WHERE family = ?1", [&family.0[..]])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute("DELETE FROM tokens WHERE account_id = ?1", [account.0])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError> {
+        let db = self.lock();
+        db.execute(
+            "DELETE FROM tokens WHERE account_id = ?1 AND family IN (
+                SELECT family FROM tokens WHERE account_id = ?1 GROUP BY family
+                ORDER BY MAX(expires_at) DESC, MAX(rowid) DESC LIMIT -1 OFFSET ?2)",
+            params![account.0, keep],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
     // ---- messages ----
 
     fn rejection(
@@ -619,6 +740,141 @@ mod tests {
         assert_eq!(
             store.account("ALICE").unwrap().unwrap().name.as_str(),
             "Alice"
+        );
+    }
+
+    fn rotation(hash: u8, now: i64) -> NewToken {
+        NewToken {
+            hash: [hash; 32],
+            now: Timestamp(now),
+            expires: Timestamp(now + 1_000_000),
+            grace_until: Timestamp(now + 60_000),
+        }
+    }
+
+    #[test]
+    fn a_replaced_token_resumes_only_within_its_grace() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let now = Timestamp::now().0;
+        store
+            .save_token(a.id, [1; 32], Timestamp(now + 1_000_000))
+            .unwrap();
+        let resumed = store.rotate_token([1; 32], rotation(2, now)).unwrap();
+        assert_eq!(resumed.unwrap().family, Family([1; 32]));
+        assert!(store
+            .rotate_token([1; 32], rotation(3, now + 59_000))
+            .unwrap()
+            .is_some());
+        assert!(store
+            .rotate_token([1; 32], rotation(4, now + 61_000))
+            .unwrap()
+            .is_none());
+        assert!(store.token_alive([3; 32]).unwrap());
+        assert!(!store.token_alive([2; 32]).unwrap(), "never arrived");
+    }
+
+    #[test]
+    fn logouts_drop_a_family_or_an_account() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let far = Timestamp(Timestamp::now().0 + 1_000_000);
+        store.save_token(a.id, [1; 32], far).unwrap();
+        store.save_token(a.id, [5; 32], far).unwrap();
+        let now = Timestamp::now().0;
+        store.rotate_token([1; 32], rotation(2, now)).unwrap();
+        store.drop_family(Family([1; 32])).unwrap();
+        assert!(!store.token_alive([1; 32]).unwrap() && !store.token_alive([2; 32]).unwrap());
+        assert!(store.token_alive([5; 32]).unwrap());
+        store.drop_account_tokens(a.id).unwrap();
+        assert!(!store.token_alive([5; 32]).unwrap());
+    }
+
+    #[test]
+    fn look_alike_names_are_taken_and_reach_the_owner() {
+        let (_dir, store) = store();
+        let alice = store.create_account(&name("alice"), "h").unwrap();
+        for look_alike in ["\u{430}lice", "ALICE", "ａｌｉｃｅ"] {
+            assert!(
+                matches!(
+                    store.create_account(&name(look_alike), "h"),
+                    Err(StoreError::NameTaken)
+                ),
+                "{look_alike}"
+            );
+            assert_eq!(store.account(look_alike).unwrap().unwrap().id, alice.id);
+        }
+        assert!(store.account("bob").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_old_database_gets_skeleton_keys_and_keeps_look_alikes_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.db");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(SCHEMA).unwrap();
+            for (id, n) in [
+                (1, "alice"),
+                (2, "\u{430}lice"),
+                (3, ".."),
+                (4, "\u{fb01}le"),
+            ] {
+                db.execute(
+                    "INSERT INTO accounts VALUES (?1, ?2, ?3, ?4, 0)",
+                    params![id, n, n.to_lowercase(), format!("h{id}")],
+                )
+                .unwrap();
+            }
+            db.execute(
+                "INSERT INTO tokens VALUES (?1, 1, ?2)",
+                params![&[9u8; 32][..], i64::MAX],
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let store = SqliteStore::open(&path).unwrap();
+            for (n, hash) in [("alice", "h1"), ("\u{430}lice", "h2"), ("..", "h3")] {
+                assert_eq!(store.account(n).unwrap().unwrap().password_hash, hash);
+            }
+            assert_eq!(
+                store.account("\u{fb01}le").unwrap().unwrap().password_hash,
+                "h4"
+            );
+            assert_eq!(store.account("file").unwrap().unwrap().password_hash, "h4");
+            assert!(matches!(
+                store.create_account(&name("\u{430}lic\u{435}"), "h"),
+                Err(StoreError::NameTaken)
+            ));
+            assert!(store.token_alive([9; 32]).unwrap());
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store
+            .rotate_token([9; 32], rotation(8, Timestamp::now().0))
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn an_account_keeps_only_its_newest_logins() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let b = store.create_account(&name("b"), "h").unwrap();
+        let far = Timestamp::now().0 + 1_000_000;
+        store.save_token(b.id, [200; 32], Timestamp(far)).unwrap();
+        for i in 0..10u8 {
+            store
+                .save_token(a.id, [i; 32], Timestamp(far + i64::from(i)))
+                .unwrap();
+            store.trim_logins(a.id, 4).unwrap();
+        }
+        let alive: Vec<u8> = (0..10u8)
+            .filter(|&i| store.token_alive([i; 32]).unwrap())
+            .collect();
+        assert_eq!(alive, vec![6, 7, 8, 9]);
+        assert!(
+            store.token_alive([200; 32]).unwrap(),
+            "other accounts untouched"
         );
     }
 
