@@ -60,6 +60,9 @@ impl Server {
 
         let blobs = crate::media::BlobDir::open(&data_dir)
             .with_context(|| format!("creating media folders in {}", data_dir.display()))?;
+        crate::media::reconcile(&blobs, &store).context("reconciling media with its records")?;
+        crate::media::sweep(&blobs, &store, partial_max_age(&config))
+            .context("sweeping expired uploads")?;
         let ctx = Arc::new(Context {
             blobs,
             store: Blocking(Arc::new(store)),
@@ -69,7 +72,7 @@ impl Server {
                 config.login_failures_per_address,
             ),
             sequencer: tokio::sync::Mutex::new(()),
-            uploads: Arc::new(Semaphore::new(config.max_uploads.max(1) as usize)),
+            turns: crate::media::TransferTurns::new(&config),
             config,
         });
         Ok(Self {
@@ -89,6 +92,13 @@ impl Server {
     /// for them. Every acknowledged message is already on disk.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        let (blobs, store) = (self.ctx.blobs.clone(), self.ctx.store.clone());
+        crate::media::spawn_sweeper(
+            blobs,
+            store,
+            partial_max_age(&self.ctx.config),
+            stop.clone(),
+        );
         let sessions = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.ctx.config.max_connections));
         tokio::pin!(shutdown);
@@ -126,4 +136,8 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
         Ok(())
     }
+}
+
+fn partial_max_age(config: &Config) -> Duration {
+    Duration::from_secs(config.partial_max_age_hours.saturating_mul(3600))
 }

@@ -33,8 +33,9 @@ pub struct Context {
     pub hub: Box<dyn Fanout>,
     pub throttle: LoginThrottle,
     pub blobs: crate::media::BlobDir,
-    /// Turns for uploads, `max_uploads` of them: bounds upload buffers.
-    pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Turns for uploads and downloads, server-wide and per user: bound
+    /// transfer buffers.
+    pub turns: crate::media::TransferTurns,
     /// Held while a message is stored and published: see [`crate::router`].
     pub sequencer: tokio::sync::Mutex<()>,
 }

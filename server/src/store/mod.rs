@@ -64,7 +64,9 @@ pub struct UploadLimits {
 pub enum Reservation {
     Reserved,
     /// `used` (stored and reserved) plus the upload would pass the quota.
-    OverQuota { used: u64 },
+    OverQuota {
+        used: u64,
+    },
     /// The account already has its most unfinished uploads.
     TooManyPartials,
 }

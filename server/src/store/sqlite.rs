@@ -535,7 +535,9 @@ impl SqliteStore {
             .prepare(&format!("SELECT account_id, hash FROM partials {filter}"))
             .map_err(backend)?;
         let rows = stmt
-            .query_map(params, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
             .map_err(backend)?;
         rows.map(|r| {
             let (id, hash) = r.map_err(backend)?;
