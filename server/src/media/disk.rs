@@ -24,6 +24,9 @@ pub const ALIGN: usize = 4096;
 /// sees few requests and the disk thread few wake-ups.
 pub const CHUNK: usize = 1024 * 1024;
 
+/// An unfinished upload: whose, and of which blob.
+pub type Upload = (AccountId, BlobHash);
+
 /// Where blobs and partial uploads live.
 #[derive(Debug, Clone)]
 pub struct BlobDir {
@@ -91,7 +94,7 @@ impl BlobDir {
 
     /// The partial files on disk, with the upload each one belongs to
     /// when its name says.
-    pub fn partial_files(&self) -> std::io::Result<Vec<(Option<(AccountId, BlobHash)>, PathBuf)>> {
+    pub fn partial_files(&self) -> std::io::Result<Vec<(Option<Upload>, PathBuf)>> {
         let mut found = Vec::new();
         for file in std::fs::read_dir(self.root.join("partial"))? {
             let path = file?.path();
@@ -103,7 +106,7 @@ impl BlobDir {
 }
 
 /// `<account>-<hash>.part` back into its parts.
-fn parse_partial_name(name: &str) -> Option<(AccountId, BlobHash)> {
+fn parse_partial_name(name: &str) -> Option<Upload> {
     let (account, rest) = name.strip_suffix(".part")?.split_once('-')?;
     Some((AccountId(account.parse().ok()?), BlobHash::from_hex(rest)?))
 }
