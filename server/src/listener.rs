@@ -60,9 +60,7 @@ impl Server {
 
         let blobs = crate::media::BlobDir::open(&data_dir)
             .with_context(|| format!("creating media folders in {}", data_dir.display()))?;
-        crate::media::reconcile(&blobs, &store).context("reconciling media with its records")?;
-        crate::media::sweep(&blobs, &store, partial_max_age(&config))
-            .context("sweeping expired uploads")?;
+        crate::media::start_up(&blobs, &store, &config).context("reconciling media")?;
         let ctx = Arc::new(Context {
             blobs,
             store: Blocking(Arc::new(store)),
@@ -92,13 +90,7 @@ impl Server {
     /// for them. Every acknowledged message is already on disk.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
-        let (blobs, store) = (self.ctx.blobs.clone(), self.ctx.store.clone());
-        crate::media::spawn_sweeper(
-            blobs,
-            store,
-            partial_max_age(&self.ctx.config),
-            stop.clone(),
-        );
+        crate::media::spawn_sweeper(&self.ctx, stop.clone());
         let sessions = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.ctx.config.max_connections));
         tokio::pin!(shutdown);
@@ -136,8 +128,4 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
         Ok(())
     }
-}
-
-fn partial_max_age(config: &Config) -> Duration {
-    Duration::from_secs(config.partial_max_age_hours.saturating_mul(3600))
 }

@@ -29,7 +29,7 @@ use tracing::debug;
 
 pub use self::disk::BlobDir;
 pub use self::limits::TransferTurns;
-pub use self::sweeper::{reconcile, spawn as spawn_sweeper, sweep, SweepError};
+pub use self::sweeper::{reconcile, spawn as spawn_sweeper, start_up, sweep, SweepError};
 use crate::session::Context;
 use crate::store::Account;
 

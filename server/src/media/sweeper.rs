@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::BlobDir;
-use crate::store::{Blocking, Store, StoreError};
+use crate::config::Config;
+use crate::session::Context;
+use crate::store::{Store, StoreError};
 
 /// Why reconciling or sweeping stopped.
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +78,18 @@ pub fn sweep(blobs: &BlobDir, store: &dyn Store, max_age: Duration) -> Result<us
     Ok(swept)
 }
 
+/// What the server does before it accepts anyone: [`reconcile`], then
+/// [`sweep`]. Blocks.
+pub fn start_up(blobs: &BlobDir, store: &dyn Store, config: &Config) -> Result<(), SweepError> {
+    reconcile(blobs, store)?;
+    sweep(blobs, store, max_age(config))?;
+    Ok(())
+}
+
 /// Sweeps every quarter of the maximum age (at least every second, at
 /// most every hour) until `stop`.
-pub fn spawn(blobs: BlobDir, store: Blocking, max_age: Duration, stop: CancellationToken) {
+pub fn spawn(ctx: &Context, stop: CancellationToken) {
+    let (blobs, store, max_age) = (ctx.blobs.clone(), ctx.store.clone(), max_age(&ctx.config));
     let every = (max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -96,6 +107,10 @@ pub fn spawn(blobs: BlobDir, store: Blocking, max_age: Duration, stop: Cancellat
             }
         }
     });
+}
+
+fn max_age(config: &Config) -> Duration {
+    Duration::from_secs(config.partial_max_age_hours.saturating_mul(3600))
 }
 
 /// Deletes `path` unless an upload holds its lock; true if it is gone.
