@@ -354,6 +354,8 @@ async fn a_trickle_below_the_minimum_rate_is_dropped_and_keeps_its_partial() {
     let mut verdict = tokio::spawn(async move { transfer_reply(&mut recv).await });
     // 1 KiB every 100 ms: 10 KiB/s, never silent, always too slow.
     let mut pace = tokio::time::interval(std::time::Duration::from_millis(100));
+    // A late tick must not turn into a burst that looks fast enough.
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sent = 0;
     let verdict = within("the server to drop the trickle", async {
         loop {
