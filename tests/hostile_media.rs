@@ -476,3 +476,43 @@ async fn a_blob_whose_file_was_lost_is_received_again_after_a_restart() {
     let (_s, _r, reply) = open_transfer(&peer.connection, &get(hash, 0)).await;
     assert_eq!(reply, TransferReply::Sending { size });
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_loses_its_download_turn() {
+    let server = TestServer::start_with(|c| {
+        c.max_downloads = 1;
+        c.idle_timeout_secs = 1;
+    })
+    .await;
+    let alice = raw_user(&server, "alice").await;
+    let (bytes, hash) = content(32 * MIB, "hoarded");
+    let size = bytes.len() as u64;
+    let (send, recv, _) = open_transfer(&alice.connection, &put(hash, size)).await;
+    assert_eq!(
+        finish_put(send, recv, &bytes, 0).await,
+        TransferReply::Stored
+    );
+
+    // Alice takes the one download turn and reads nothing.
+    let (_held, mut stalled, reply) = open_transfer(&alice.connection, &get(hash, 0)).await;
+    assert_eq!(reply, TransferReply::Sending { size });
+    // Her second connection waits for the turn and gets it once the
+    // server gives up on the first.
+    let again = RawPeer::login(server.addr, "alice", PASSWORD).await;
+    let (_s, _r, reply) = open_transfer(&again.connection, &get(hash, 0)).await;
+    assert_eq!(reply, TransferReply::Sending { size });
+    // The stalled download was cut off, not finished.
+    let rest = within(
+        "the stalled download's end",
+        stalled.read_to_end(size as usize),
+    )
+    .await;
+    assert!(
+        matches!(
+            rest,
+            Err(quinn::ReadToEndError::Read(quinn::ReadError::Reset(_)))
+        ),
+        "{:?}",
+        rest.map(|b| b.len())
+    );
+}
