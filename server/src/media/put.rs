@@ -148,7 +148,11 @@ impl Pace {
         let secs = ctx.config.idle_timeout_secs.max(1);
         Self {
             window: Duration::from_secs(secs),
-            min_bytes: (ctx.config.min_upload_kib_s * 1024 * secs).max(1),
+            min_bytes: ctx
+                .config
+                .min_upload_kib_s
+                .saturating_mul(1024 * secs)
+                .max(1),
         }
     }
 }
