@@ -142,7 +142,7 @@ async fn an_interrupted_upload_resumes_after_a_reconnect_and_a_server_restart() 
 }
 
 #[tokio::test]
-async fn uploading_the_same_content_twice_sends_nothing() {
+async fn uploading_the_same_content_twice_sends_nothing_but_another_user_sends_it_all() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (alice, _a) = member(&server, dir.path(), "alice").await;
@@ -161,14 +161,26 @@ async fn uploading_the_same_content_twice_sends_nothing() {
         .await
         .unwrap();
     assert_eq!(second.stats.sent, 0, "the server already has these bytes");
-    // Another user's copy of the same bytes is deduplicated too.
+    // Another user's copy of the same bytes must prove itself: knowing the
+    // hash is not having the file. It is stored once all the same.
     let copy = dir.path().join("copy.bin");
     std::fs::copy(&source, &copy).unwrap();
     let third = bob
         .share_now(Recipient::Everyone, &copy, false, id, &cancel)
         .await
         .unwrap();
-    assert_eq!(third.stats.sent, 0);
+    assert_eq!(third.stats.sent, 5 * MIB);
+    let blobs: usize = std::fs::read_dir(server.data_dir.join("blobs"))
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(blobs, 1);
+    assert_eq!(
+        std::fs::read_dir(server.data_dir.join("partial"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -194,7 +206,8 @@ async fn only_those_who_can_see_a_message_may_fetch_its_file() {
         .unwrap();
     assert_eq!(std::fs::read_to_string(got).unwrap(), "for bob's eyes only");
     let refused = carol.fetch_now(&media, MediaKind::File, id, &cancel).await;
-    assert_eq!(refused, Err(ClientError::Refused(Refusal::Forbidden)));
+    // To carol the file does not exist: she learns nothing about it.
+    assert_eq!(refused, Err(ClientError::Refused(Refusal::NoSuchBlob)));
     let carols_partials = dir.path().join("cache-carol").join("partial");
     assert_eq!(
         std::fs::read_dir(carols_partials).unwrap().count(),
@@ -211,7 +224,7 @@ async fn only_those_who_can_see_a_message_may_fetch_its_file() {
         _ => None,
     })
     .await;
-    assert_eq!(reason, Refusal::Forbidden);
+    assert_eq!(reason, Refusal::NoSuchBlob);
     let unknown = MediaRef {
         hash: BlobHash([9; 32]),
         name: "x".into(),

@@ -95,8 +95,9 @@ pub struct Config {
     pub max_uploads_per_user: u32,
 
     /// An upload slower than this many KiB/s over a window of
-    /// `--idle-timeout-secs` is dropped (its partial file stays for a
-    /// resume), so a trickle cannot hold a turn.
+    /// `--idle-timeout-secs` is dropped with `Busy` (its partial file stays
+    /// for a resume), so a trickle cannot hold a turn. 0 drops only
+    /// uploads that send nothing for a whole window.
     #[arg(long, env = "NATTER_MIN_UPLOAD_KIB_S", default_value_t = 16)]
     pub min_upload_kib_s: u64,
 
@@ -105,8 +106,10 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_PARTIALS_PER_USER", default_value_t = 16)]
     pub max_partials_per_user: u32,
 
-    /// Hours an unfinished upload is kept for a resume before the sweeper
-    /// deletes it and releases its quota reservation.
+    /// Hours an unfinished upload is kept for a resume, counted from its
+    /// last start or resume, before the sweeper deletes it and releases its
+    /// quota reservation (checked at start-up and every quarter of this,
+    /// at least hourly; 0 deletes abandoned uploads within a second).
     #[arg(long, env = "NATTER_PARTIAL_MAX_AGE_HOURS", default_value_t = 24)]
     pub partial_max_age_hours: u64,
 

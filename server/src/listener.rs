@@ -63,6 +63,7 @@ impl Server {
 
         let blobs = crate::media::BlobDir::open(&data_dir)
             .with_context(|| format!("creating media folders in {}", data_dir.display()))?;
+        crate::media::start_up(&blobs, &store, &config).context("reconciling media")?;
         let ctx = Arc::new(Context {
             blobs,
             store: Blocking(Arc::new(store)),
@@ -87,7 +88,7 @@ impl Server {
                 config.message_burst,
             ),
             sequencer: tokio::sync::Mutex::new(()),
-            uploads: Arc::new(Semaphore::new(config.max_uploads.max(1) as usize)),
+            turns: crate::media::TransferTurns::new(&config),
             config,
         });
         Ok(Self {
@@ -107,6 +108,7 @@ impl Server {
     /// for them. Every acknowledged message is already on disk.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        crate::media::spawn_sweeper(&self.ctx, stop.clone());
         let sessions = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.ctx.config.max_connections));
         let explaining = Arc::new(Semaphore::new(MAX_EXPLAINED_REFUSALS));

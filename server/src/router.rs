@@ -178,12 +178,17 @@ async fn check_and_store(
 
 /// A message may reference a blob only once it is completely uploaded, with
 /// its true size, and only if the sender uploaded it or can already see it
-/// (so forwarding works but guessing hashes does not).
+/// (so forwarding works but guessing hashes does not). To a sender who may
+/// not see the blob, "missing", "not yours" and "wrong size" are one
+/// answer, so a refusal never tells that a blob exists.
 async fn check_media(ctx: &Context, from: &Account, media: &MediaRef) -> Result<(), Refusal> {
     let (hash, viewer) = (media.hash, from.clone());
     let size = ctx
         .store
-        .call(move |s| s.blob_size(hash))
+        .call(move |s| match s.may_fetch(&viewer, hash)? {
+            true => s.blob_size(hash),
+            false => Ok(None),
+        })
         .await
         .map_err(internal)?;
     match size {
@@ -192,18 +197,7 @@ async fn check_media(ctx: &Context, from: &Account, media: &MediaRef) -> Result<
             "the blob has {size} bytes, not {}",
             media.size
         ))),
-        Some(_) => {
-            if ctx
-                .store
-                .call(move |s| s.may_fetch(&viewer, hash))
-                .await
-                .map_err(internal)?
-            {
-                Ok(())
-            } else {
-                Err(Refusal::Forbidden)
-            }
-        }
+        Some(_) => Ok(()),
     }
 }
 

@@ -40,8 +40,9 @@ pub struct Context {
     /// Connections per address and sessions per account.
     pub admission: std::sync::Arc<Admission>,
     pub blobs: crate::media::BlobDir,
-    /// Turns for uploads, `max_uploads` of them: bounds upload buffers.
-    pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Turns for uploads and downloads, server-wide and per user: bound
+    /// transfer buffers.
+    pub turns: crate::media::TransferTurns,
     /// Each account's send rate: see [`crate::send_rate`].
     pub send_rate: crate::send_rate::SendRate,
     /// Held while a message is stored and published: see [`crate::router`].

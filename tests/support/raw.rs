@@ -244,3 +244,36 @@ impl ServerCertVerifier for AnyCertificate {
             .supported_schemes()
     }
 }
+
+// ---- transfer streams ----
+
+/// Opens a transfer stream on a logged-in connection, sends `header` and
+/// returns the stream with the server's first reply.
+pub async fn open_transfer(
+    connection: &quinn::Connection,
+    header: &natter_common::protocol::TransferHeader,
+) -> (
+    quinn::SendStream,
+    quinn::RecvStream,
+    natter_common::protocol::TransferReply,
+) {
+    let (mut send, mut recv) = within("a transfer stream", connection.open_bi())
+        .await
+        .expect("open a transfer stream");
+    write_frame(&mut send, header).await.expect("write header");
+    let reply = transfer_reply(&mut recv).await;
+    (send, recv, reply)
+}
+
+/// The next reply on a transfer stream.
+pub async fn transfer_reply(
+    recv: &mut quinn::RecvStream,
+) -> natter_common::protocol::TransferReply {
+    within(
+        "a transfer reply",
+        natter_common::codec::read_frame(recv, 4096),
+    )
+    .await
+    .expect("a readable reply")
+    .expect("a reply before the stream ended")
+}

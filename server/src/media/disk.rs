@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use natter_common::BlobHash;
 
-use crate::store::Account;
+use crate::store::AccountId;
 
 /// Direct I/O block: buffer addresses, lengths and offsets are multiples.
 pub const ALIGN: usize = 4096;
@@ -24,7 +24,11 @@ pub const ALIGN: usize = 4096;
 /// sees few requests and the disk thread few wake-ups.
 pub const CHUNK: usize = 1024 * 1024;
 
+/// An unfinished upload: whose, and of which blob.
+pub type Upload = (AccountId, BlobHash);
+
 /// Where blobs and partial uploads live.
+#[derive(Debug, Clone)]
 pub struct BlobDir {
     root: PathBuf,
 }
@@ -43,11 +47,80 @@ impl BlobDir {
         self.root.join("blobs").join(&hex[..2]).join(hex)
     }
 
-    pub fn partial(&self, account: &Account, hash: &BlobHash) -> PathBuf {
+    pub fn partial(&self, account: AccountId, hash: &BlobHash) -> PathBuf {
         self.root
             .join("partial")
-            .join(format!("{}-{}.part", account.id.0, hash.to_hex()))
+            .join(format!("{}-{}.part", account.0, hash.to_hex()))
     }
+
+    /// Makes a verified, synced partial file the blob `hash`: renamed into
+    /// `blobs/` and the directory synced, so that once this returns the
+    /// blob survives a power loss and may be recorded. If the blob is
+    /// already there (someone else sent the same bytes), the partial file
+    /// is only removed. Blocks.
+    pub fn keep(&self, partial: &Path, hash: &BlobHash) -> std::io::Result<()> {
+        let target = self.blob(hash);
+        if target.exists() {
+            return std::fs::remove_file(partial);
+        }
+        let dir = target.parent().expect("a blob path has a folder");
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            sync_dir(&self.root.join("blobs"))?;
+        }
+        std::fs::rename(partial, &target)?;
+        sync_dir(dir)?;
+        sync_dir(&self.root.join("partial"))
+    }
+
+    /// The blobs on disk, by the names their files carry.
+    pub fn blob_files(&self) -> std::io::Result<Vec<(BlobHash, PathBuf)>> {
+        let mut found = Vec::new();
+        for dir in std::fs::read_dir(self.root.join("blobs"))? {
+            let dir = dir?.path();
+            if !dir.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&dir)? {
+                let path = file?.path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if let Some(hash) = BlobHash::from_hex(name) {
+                    found.push((hash, path));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The partial files on disk, with the upload each one belongs to
+    /// when its name says.
+    pub fn partial_files(&self) -> std::io::Result<Vec<(Option<Upload>, PathBuf)>> {
+        let mut found = Vec::new();
+        for file in std::fs::read_dir(self.root.join("partial"))? {
+            let path = file?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            found.push((parse_partial_name(name), path));
+        }
+        Ok(found)
+    }
+}
+
+/// `<account>-<hash>.part` back into its parts.
+fn parse_partial_name(name: &str) -> Option<Upload> {
+    let (account, rest) = name.strip_suffix(".part")?.split_once('-')?;
+    Some((AccountId(account.parse().ok()?), BlobHash::from_hex(rest)?))
+}
+
+/// Makes a directory's entries (a rename into it) durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Windows cannot open a directory as a file; NTFS journals renames.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// A [`CHUNK`]-byte buffer that starts on an [`ALIGN`] boundary, filled
@@ -305,6 +378,19 @@ mod tests {
         partial.append(&bytes[1..]).unwrap();
         partial.finish().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), &bytes[1..]);
+    }
+
+    #[test]
+    fn partial_names_read_back_into_their_upload() {
+        let hash = BlobHash([7; 32]);
+        let dir = BlobDir {
+            root: PathBuf::from("/data"),
+        };
+        let path = dir.partial(AccountId(42), &hash);
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(parse_partial_name(name), Some((AccountId(42), hash)));
+        assert_eq!(parse_partial_name("42-zz.part"), None);
+        assert_eq!(parse_partial_name("notes.txt"), None);
     }
 
     #[test]

@@ -59,6 +59,25 @@ pub struct Page {
     pub more: bool,
 }
 
+/// What bounds one user's uploads, for [`Store::reserve_upload`].
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    pub quota: u64,
+    pub max_partials: u32,
+}
+
+/// The outcome of [`Store::reserve_upload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    Reserved,
+    /// `used` (stored and reserved) plus the upload would pass the quota.
+    OverQuota {
+        used: u64,
+    },
+    /// The account already has its most unfinished uploads.
+    TooManyPartials,
+}
+
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -127,7 +146,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The size of a complete stored blob.
     fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError>;
-    /// Records that `account` uploaded (or re-uploaded) a complete blob.
+    /// Records that `account` uploaded (or re-uploaded) a complete blob;
+    /// its reservation, if any, becomes stored bytes in the same commit.
     fn record_upload(
         &self,
         account: AccountId,
@@ -135,7 +155,8 @@ pub trait Store: Send + Sync + 'static {
         size: u64,
         kind: MediaKind,
     ) -> Result<(), StoreError>;
-    /// Bytes of media `account` stores (each blob it uploaded, once).
+    /// Bytes of media `account` stores (each blob it uploaded, once) or
+    /// has reserved for unfinished uploads.
     fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError>;
     /// Whether `viewer` may fetch a blob: they uploaded it, or they can see
     /// a message that references it.
@@ -158,6 +179,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     // ---- media: reservations, partial uploads, reconciling ----
+
+    /// Reserves `size` bytes of `account`'s quota for an upload of `hash`,
+    /// atomically: stored bytes, other reservations and this one together
+    /// stay within `limits.quota`, and the account keeps at most
+    /// `limits.max_partials` unfinished uploads. Reserving again for the
+    /// same blob (a resume) keeps one reservation and marks it fresh.
+    fn reserve_upload(
+        &self,
+        account: AccountId,
+        hash: BlobHash,
+        size: u64,
+        limits: UploadLimits,
+    ) -> Result<Reservation, StoreError>;
+    /// Gives up a reservation: its upload failed for good or expired.
+    fn release_upload(&self, account: AccountId, hash: BlobHash) -> Result<(), StoreError>;
+    /// Unfinished uploads last started before `before`.
+    fn stale_partials(&self, before: Timestamp) -> Result<Vec<(AccountId, BlobHash)>, StoreError>;
+    /// Every unfinished upload.
+    fn partials(&self) -> Result<Vec<(AccountId, BlobHash)>, StoreError>;
+    /// Every recorded blob.
+    fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError>;
+    /// Forgets a blob whose file is gone, and who uploaded it, so the next
+    /// upload of it receives the bytes again.
+    fn forget_blob(&self, hash: BlobHash) -> Result<(), StoreError>;
 
     // ---- tokens and sessions ----
 

@@ -15,8 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::migrate;
 use super::{
-    Account, AccountId, Appended, Family, NewMessage, NewToken, Page, Resumed, Store, StoreError,
-    MAX_KNOWN_ADDRESSES, REMEMBERED_REJECTIONS,
+    Account, AccountId, Appended, Family, NewMessage, NewToken, Page, Reservation, Resumed, Store,
+    StoreError, UploadLimits, MAX_KNOWN_ADDRESSES, REMEMBERED_REJECTIONS,
 };
 
 const SCHEMA: &str = "
@@ -64,6 +64,13 @@ CREATE TABLE IF NOT EXISTS known_addresses (
     last_login INTEGER NOT NULL,
     PRIMARY KEY (account_id, ip)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS partials (
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    hash BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, hash)
+);
 CREATE INDEX IF NOT EXISTS message_media_by_hash ON message_media(hash);
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages(recipient_id, id);
 CREATE INDEX IF NOT EXISTS messages_by_sender ON messages(sender_id, id);
@@ -318,9 +325,12 @@ impl Store for SqliteStore {
 
     fn append(&self, m: NewMessage) -> Result<Appended, StoreError> {
         let content = codec::to_bytes(&m.content).map_err(backend)?;
-        let db = self.lock();
+        let mut db = self.lock();
+        // The message and its attachment record commit together: a crash
+        // between them would leave a message nobody can fetch.
+        let tx = db.transaction().map_err(backend)?;
         let client_id = m.client_id.0 as i64;
-        let inserted = db
+        let inserted = tx
             .execute(
                 "INSERT INTO messages (sender_id, recipient_id, client_id, sent_at, content)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sender_id, client_id) DO NOTHING",
@@ -333,7 +343,7 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(backend)?;
-        let row = db
+        let row = tx
             .query_row(
                 &format!("SELECT {MESSAGE_COLUMNS} WHERE m.sender_id = ?1 AND m.client_id = ?2"),
                 params![m.from.id.0, client_id],
@@ -343,13 +353,14 @@ impl Store for SqliteStore {
         let message = to_message(row)?;
         if inserted == 1 {
             if let Some(media) = message.content.media() {
-                db.execute(
+                tx.execute(
                     "INSERT INTO message_media (message_id, hash) VALUES (?1, ?2)",
                     params![message.id.0 as i64, &media.hash.0[..]],
                 )
                 .map_err(backend)?;
             }
         }
+        tx.commit().map_err(backend)?;
         Ok(Appended {
             message,
             fresh: inserted == 1,
@@ -455,19 +466,16 @@ impl Store for SqliteStore {
             params![&hash.0[..], account.0, kind, now],
         )
         .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM partials WHERE account_id = ?1 AND hash = ?2",
+            params![account.0, &hash.0[..]],
+        )
+        .map_err(backend)?;
         tx.commit().map_err(backend)
     }
 
     fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError> {
-        let db = self.lock();
-        db.query_row(
-            "SELECT COALESCE(SUM(b.size), 0) FROM uploads u JOIN blobs b ON b.hash = u.hash
-             WHERE u.account_id = ?1",
-            [account.0],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|n| n as u64)
-        .map_err(backend)
+        used_bytes(&self.lock(), account, None)
     }
 
     fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError> {
@@ -522,6 +530,79 @@ impl Store for SqliteStore {
     }
 
     // ---- media: reservations, partial uploads, reconciling ----
+
+    fn reserve_upload(
+        &self,
+        account: AccountId,
+        hash: BlobHash,
+        size: u64,
+        limits: UploadLimits,
+    ) -> Result<Reservation, StoreError> {
+        let mut db = self.lock();
+        let tx = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let used = used_bytes(&tx, account, Some(hash))?;
+        let others: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM partials WHERE account_id = ?1 AND hash != ?2",
+                params![account.0, &hash.0[..]],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if others >= i64::from(limits.max_partials) {
+            return Ok(Reservation::TooManyPartials);
+        }
+        if used.saturating_add(size) > limits.quota {
+            return Ok(Reservation::OverQuota { used });
+        }
+        tx.execute(
+            "INSERT INTO partials (account_id, hash, size, started_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account_id, hash) DO UPDATE SET size = ?3, started_at = ?4",
+            params![account.0, &hash.0[..], size as i64, Timestamp::now().0],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(Reservation::Reserved)
+    }
+
+    fn release_upload(&self, account: AccountId, hash: BlobHash) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "DELETE FROM partials WHERE account_id = ?1 AND hash = ?2",
+                params![account.0, &hash.0[..]],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn stale_partials(&self, before: Timestamp) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
+        self.partial_rows("WHERE started_at < ?1", &[&before.0])
+    }
+
+    fn partials(&self) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
+        self.partial_rows("", &[])
+    }
+
+    fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
+        let db = self.lock();
+        let mut stmt = db.prepare("SELECT hash FROM blobs").map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(backend)?;
+        rows.map(|r| r.map_err(backend).and_then(|h| blob_hash(&h)))
+            .collect()
+    }
+
+    fn forget_blob(&self, hash: BlobHash) -> Result<(), StoreError> {
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        tx.execute("DELETE FROM uploads WHERE hash = ?1", [&hash.0[..]])
+            .map_err(backend)?;
+        tx.execute("DELETE FROM blobs WHERE hash = ?1", [&hash.0[..]])
+            .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
 
     // ---- tokens and sessions ----
 
@@ -668,8 +749,54 @@ CREATE TABLE IF NOT EXISTS rejected_sends (
 );
 CREATE INDEX IF NOT EXISTS rejected_sends_by_sender ON rejected_sends(sender_id, id);
 ";
+/// Bytes `account` stores plus those it reserved, leaving out the
+/// reservation for `except` (the one being renewed).
+fn used_bytes(
+    db: &Connection,
+    account: AccountId,
+    except: Option<BlobHash>,
+) -> Result<u64, StoreError> {
+    let except = except.map(|h| h.0.to_vec()).unwrap_or_default();
+    db.query_row(
+        "SELECT (SELECT COALESCE(SUM(b.size), 0) FROM uploads u JOIN blobs b ON b.hash = u.hash
+                 WHERE u.account_id = ?1)
+              + (SELECT COALESCE(SUM(size), 0) FROM partials WHERE account_id = ?1 AND hash != ?2)",
+        params![account.0, except],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(backend)
+}
+
+fn blob_hash(bytes: &[u8]) -> Result<BlobHash, StoreError> {
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| backend("a stored hash is not 32 bytes"))?;
+    Ok(BlobHash(bytes))
+}
 
 impl SqliteStore {
+    fn partial_rows(
+        &self,
+        filter: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
+        let db = self.lock();
+        let mut stmt = db
+            .prepare(&format!("SELECT account_id, hash FROM partials {filter}"))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(backend)?;
+        rows.map(|r| {
+            let (id, hash) = r.map_err(backend)?;
+            Ok((AccountId(id), blob_hash(&hash)?))
+        })
+        .collect()
+    }
+
     fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
         let db = self.lock();
         db.query_row(sql, params, |_| Ok(()))
@@ -928,5 +1055,75 @@ mod tests {
         let missed = store.missed(&a, Some(MessageId(2)), 2).unwrap();
         assert_eq!(missed.messages.len(), 2);
         assert!(missed.more);
+    }
+
+    fn file(from: &Account, client_id: u64, hash: BlobHash) -> NewMessage {
+        NewMessage {
+            content: Content::File(natter_common::MediaRef {
+                hash,
+                name: "f".into(),
+                size: 1,
+            }),
+            ..text(from, None, client_id, "")
+        }
+    }
+
+    #[test]
+    fn a_message_whose_attachment_cannot_be_recorded_is_not_stored() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        store
+            .lock()
+            .execute_batch(
+                "CREATE TRIGGER no_media BEFORE INSERT ON message_media
+                 BEGIN SELECT RAISE(FAIL, 'disk full'); END;",
+            )
+            .unwrap();
+        assert!(store.append(file(&a, 1, BlobHash([1; 32]))).is_err());
+        assert!(store.missed(&a, None, 10).unwrap().messages.is_empty());
+        // Nor does a resend find a half-stored original to return.
+        store.lock().execute_batch("DROP TRIGGER no_media").unwrap();
+        let again = store.append(file(&a, 1, BlobHash([1; 32]))).unwrap();
+        assert!(again.fresh);
+    }
+
+    fn limits(quota: u64, max_partials: u32) -> UploadLimits {
+        UploadLimits {
+            quota,
+            max_partials,
+        }
+    }
+
+    #[test]
+    fn reservations_count_against_the_quota_until_released_or_stored() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let (one, two) = (BlobHash([1; 32]), BlobHash([2; 32]));
+        let reserve = |h, size| store.reserve_upload(a.id, h, size, limits(100, 8)).unwrap();
+        assert_eq!(reserve(one, 60), Reservation::Reserved);
+        assert_eq!(reserve(two, 60), Reservation::OverQuota { used: 60 });
+        // A resume of the same upload is not counted twice.
+        assert_eq!(reserve(one, 60), Reservation::Reserved);
+        assert_eq!(store.used_bytes(a.id).unwrap(), 60);
+        store.release_upload(a.id, one).unwrap();
+        assert_eq!(store.used_bytes(a.id).unwrap(), 0);
+        assert_eq!(reserve(two, 60), Reservation::Reserved);
+        store.record_upload(a.id, two, 60, MediaKind::File).unwrap();
+        assert_eq!(store.used_bytes(a.id).unwrap(), 60);
+        assert!(store.partials().unwrap().is_empty());
+    }
+
+    #[test]
+    fn unfinished_uploads_are_bounded_per_account() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        for i in 0..3 {
+            let got = store.reserve_upload(a.id, BlobHash([i; 32]), 1, limits(100, 3));
+            assert_eq!(got.unwrap(), Reservation::Reserved);
+        }
+        let past = store.reserve_upload(a.id, BlobHash([9; 32]), 1, limits(100, 3));
+        assert_eq!(past.unwrap(), Reservation::TooManyPartials);
+        let resume = store.reserve_upload(a.id, BlobHash([0; 32]), 1, limits(100, 3));
+        assert_eq!(resume.unwrap(), Reservation::Reserved);
     }
 }
