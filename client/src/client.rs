@@ -50,7 +50,7 @@ use tokio::time::timeout;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
-use crate::connection::{self, close_and_drain, describe_close, other_name, ControlStream};
+use crate::connection::{self, close_and_drain, describe_close, ControlStream};
 use crate::error::ClientError;
 use crate::trust::Trust;
 
@@ -562,7 +562,7 @@ fn validate(content: &Content, limits: &Limits) -> Result<(), ClientError> {
 }
 
 fn unexpected(wanted: &str, got: &ServerMsg) -> ClientError {
-    ClientError::Protocol(format!("expected {wanted}, got {}", other_name(got)))
+    ClientError::Protocol(format!("expected {wanted}, got {}", got.kind()))
 }
 
 async fn receive_within(
@@ -1051,7 +1051,7 @@ impl Session {
             | ServerMsg::CaughtUp { .. }) => {
                 return Err(ClientError::Protocol(format!(
                     "unexpected {} after login",
-                    other_name(&other)
+                    other.kind()
                 )));
             }
         }

@@ -309,7 +309,7 @@ pub(crate) async fn connect_remembering(
             ServerMsg::Refused(refusal) => Err(ClientError::Refused(refusal)),
             other => Err(ClientError::Protocol(format!(
                 "expected a welcome, got {}",
-                other_name(&other)
+                other.kind()
             ))),
         }
     };
@@ -414,25 +414,6 @@ pub(crate) fn describe_close(e: &quinn::ConnectionError) -> String {
         E::Reset => "the server reset the connection (it may have restarted)".into(),
         E::LocallyClosed => "closed by this client".into(),
         other => sanitize(&other.to_string()),
-    }
-}
-
-/// The variant name of a server message, for protocol errors.
-pub(crate) fn other_name(msg: &ServerMsg) -> &'static str {
-    match msg {
-        ServerMsg::Welcome { .. } => "Welcome",
-        ServerMsg::Refused(_) => "Refused",
-        ServerMsg::Registered { .. } => "Registered",
-        ServerMsg::LoggedIn { .. } => "LoggedIn",
-        ServerMsg::Online { .. } => "Online",
-        ServerMsg::Joined { .. } => "Joined",
-        ServerMsg::Left { .. } => "Left",
-        ServerMsg::Message(_) => "Message",
-        ServerMsg::CaughtUp { .. } => "CaughtUp",
-        ServerMsg::Accepted { .. } => "Accepted",
-        ServerMsg::Rejected { .. } => "Rejected",
-        ServerMsg::History { .. } => "History",
-        ServerMsg::Pong { .. } => "Pong",
     }
 }
 

@@ -175,6 +175,27 @@ pub enum ServerMsg {
     },
 }
 
+impl ServerMsg {
+    /// The variant's name, for logs and protocol errors (never its content).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMsg::Welcome { .. } => "Welcome",
+            ServerMsg::Refused(_) => "Refused",
+            ServerMsg::Registered { .. } => "Registered",
+            ServerMsg::LoggedIn { .. } => "LoggedIn",
+            ServerMsg::Online { .. } => "Online",
+            ServerMsg::Joined { .. } => "Joined",
+            ServerMsg::Left { .. } => "Left",
+            ServerMsg::Message(_) => "Message",
+            ServerMsg::CaughtUp { .. } => "CaughtUp",
+            ServerMsg::Accepted { .. } => "Accepted",
+            ServerMsg::Rejected { .. } => "Rejected",
+            ServerMsg::History { .. } => "History",
+            ServerMsg::Pong { .. } => "Pong",
+        }
+    }
+}
+
 /// Why something was refused. Each variant is a complete, typed answer that
 /// a client can show as it is (its `Display` is the message).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -182,13 +182,7 @@ async fn check_and_store(
 /// not see the blob, "missing", "not yours" and "wrong size" are one
 /// answer, so a refusal never tells that a blob exists.
 async fn check_media(ctx: &Context, from: &Account, media: &MediaRef) -> Result<(), Refusal> {
-    let (hash, viewer) = (media.hash, from.clone());
-    let size = ctx
-        .store
-        .call(move |s| match s.may_fetch(&viewer, hash)? {
-            true => s.blob_size(hash),
-            false => Ok(None),
-        })
+    let size = crate::media::visible_size(ctx, from, media.hash)
         .await
         .map_err(internal)?;
     match size {

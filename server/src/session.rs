@@ -659,29 +659,10 @@ async fn write(send: &mut SendStream, msg: &ServerMsg) -> Result<(), Close> {
     match timeout(WRITE_TIMEOUT, codec::write_frame(send, msg)).await {
         Err(_) => Err(Close::new(close::TOO_SLOW, "too slow: not reading")),
         Ok(Err(e @ (FrameError::Encode(_) | FrameError::TooLarge { .. }))) => {
-            tracing::error!(error = %e, frame = frame_name(msg), "outgoing frame skipped");
+            tracing::error!(error = %e, frame = msg.kind(), "outgoing frame skipped");
             Ok(())
         }
         Ok(Err(e)) => Err(Close::from_frame(e)),
         Ok(Ok(())) => Ok(()),
-    }
-}
-
-/// A frame's kind, for logs (never its content).
-fn frame_name(msg: &ServerMsg) -> &'static str {
-    match msg {
-        ServerMsg::Welcome { .. } => "Welcome",
-        ServerMsg::Refused(_) => "Refused",
-        ServerMsg::Registered { .. } => "Registered",
-        ServerMsg::LoggedIn { .. } => "LoggedIn",
-        ServerMsg::Online { .. } => "Online",
-        ServerMsg::Joined { .. } => "Joined",
-        ServerMsg::Left { .. } => "Left",
-        ServerMsg::Message(_) => "Message",
-        ServerMsg::CaughtUp { .. } => "CaughtUp",
-        ServerMsg::Accepted { .. } => "Accepted",
-        ServerMsg::Rejected { .. } => "Rejected",
-        ServerMsg::History { .. } => "History",
-        ServerMsg::Pong { .. } => "Pong",
     }
 }

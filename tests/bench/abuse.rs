@@ -59,15 +59,7 @@ pub async fn abuse(
     let child = spawn_server(&dir).await?;
     let pid = child.process.id().context("server pid")?.to_string();
     let addr: SocketAddr = child.natter.parse()?;
-    let config = natter_client::ClientConfig {
-        server: child.natter.clone(),
-        trust: natter_client::Trust {
-            known_servers: dir.join("known_servers"),
-            pinned: Some(child.fingerprint),
-            first_use: natter_client::FirstUse::Refuse,
-        },
-        software: "natter-bench".into(),
-    };
+    let config = child.client_config(&dir);
     for name in ["victim", "other", "hog"] {
         natter_client::register(&config, name, PASSWORD).await?;
     }

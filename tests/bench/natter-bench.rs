@@ -213,6 +213,21 @@ struct Child {
     bare: std::net::SocketAddr,
 }
 
+impl Child {
+    /// Client settings that pin the child's certificate.
+    fn client_config(&self, dir: &Path) -> natter_client::ClientConfig {
+        natter_client::ClientConfig {
+            server: self.natter.clone(),
+            trust: natter_client::Trust {
+                known_servers: dir.join("known_servers"),
+                pinned: Some(self.fingerprint),
+                first_use: natter_client::FirstUse::Refuse,
+            },
+            software: "natter-bench".into(),
+        }
+    }
+}
+
 async fn spawn_server(dir: &Path) -> anyhow::Result<Child> {
     let mut process = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--dir"])
@@ -471,15 +486,7 @@ async fn transfer(
 
     let child = spawn_server(&dir).await?;
     let server_pid = child.process.id().context("server pid")?.to_string();
-    let config = natter_client::ClientConfig {
-        server: child.natter.clone(),
-        trust: natter_client::Trust {
-            known_servers: dir.join("known_servers"),
-            pinned: Some(child.fingerprint),
-            first_use: natter_client::FirstUse::Refuse,
-        },
-        software: "natter-bench".into(),
-    };
+    let config = child.client_config(&dir);
     natter_client::register(&config, "bench", PASSWORD).await?;
     let (client, mut events) = natter_client::Client::login(config, "bench", PASSWORD).await?;
     tokio::spawn(async move { while events.next().await.is_some() {} });

@@ -15,6 +15,23 @@ use super::{internal, reply, Failure, TRANSFER_ABORTED};
 use crate::session::Context;
 use crate::store::Account;
 
+/// The size of a complete blob `viewer` may see; `None` alike for a blob
+/// that does not exist and one they may not see, so no answer built on it
+/// can tell the two apart.
+pub async fn visible_size(
+    ctx: &Context,
+    viewer: &Account,
+    hash: BlobHash,
+) -> Result<Option<u64>, crate::store::StoreError> {
+    let viewer = viewer.clone();
+    ctx.store
+        .call(move |s| match s.may_fetch(&viewer, hash)? {
+            true => s.blob_size(hash),
+            false => Ok(None),
+        })
+        .await
+}
+
 pub(super) async fn get(
     ctx: &Context,
     account: &Account,
@@ -22,15 +39,9 @@ pub(super) async fn get(
     offset: u64,
     send: &mut SendStream,
 ) -> Result<(), Failure> {
-    let viewer = account.clone();
     // A blob this user may not see, one that does not exist and a bad
     // offset into either are the same answer: nothing to learn from it.
-    let size = ctx
-        .store
-        .call(move |s| match s.may_fetch(&viewer, hash)? {
-            true => s.blob_size(hash),
-            false => Ok(None),
-        })
+    let size = visible_size(ctx, account, hash)
         .await
         .map_err(internal)?
         .ok_or(Refusal::NoSuchBlob)?;

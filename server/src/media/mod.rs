@@ -28,6 +28,7 @@ use quinn::{RecvStream, SendStream, VarInt};
 use tracing::debug;
 
 pub use self::disk::BlobDir;
+pub use self::get::visible_size;
 pub use self::limits::TransferTurns;
 pub use self::sweeper::{reconcile, spawn as spawn_sweeper, start_up, sweep, SweepError};
 use crate::session::Context;
