@@ -1,27 +1,27 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
 //! so a message is on disk before the sender is told it was accepted.
+//!
+//! This file opens the database and holds its schema; the queries live by
+//! subject in [`accounts`], [`tokens`], [`messages`] and [`media`].
+
+mod accounts;
+mod media;
+mod messages;
+mod tokens;
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
-use natter_common::codec;
 use natter_common::protocol::MediaKind;
-use natter_common::{
-    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
-    Timestamp, UserName,
-};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use natter_common::{BlobHash, ClientMsgId, Conversation, MessageId, Refusal, Timestamp, UserName};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::migrate;
 use super::{
     Account, AccountId, Appended, Family, NewMessage, NewToken, Page, Reservation, Resumed, Store,
-    StoreError, UploadLimits, MAX_KNOWN_ADDRESSES, REMEMBERED_REJECTIONS,
+    StoreError, UploadLimits,
 };
-
-mod accounts;
-mod messages;
-mod tokens;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -138,8 +138,18 @@ impl SqliteStore {
         // (transactions roll back), so a poisoned lock is still usable.
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
+        let db = self.lock();
+        db.query_row(sql, params, |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(backend)
+    }
 }
 
+/// Each method is the inherent one of the same name in its subject's file
+/// (an inherent method takes precedence, so these do not recurse).
 impl Store for SqliteStore {
     fn create_account(&self, name: &UserName, password_hash: &str) -> Result<Account, StoreError> {
         SqliteStore::create_account(self, name, password_hash)
@@ -194,15 +204,7 @@ impl Store for SqliteStore {
     }
 
     fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError> {
-        let db = self.lock();
-        db.query_row(
-            "SELECT size FROM blobs WHERE hash = ?1",
-            [&hash.0[..]],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()
-        .map(|s| s.map(|s| s as u64))
-        .map_err(backend)
+        SqliteStore::blob_size(self, hash)
     }
 
     fn record_upload(
@@ -212,52 +214,19 @@ impl Store for SqliteStore {
         size: u64,
         kind: MediaKind,
     ) -> Result<(), StoreError> {
-        let mut db = self.lock();
-        let tx = db.transaction().map_err(backend)?;
-        let now = Timestamp::now().0;
-        tx.execute(
-            "INSERT INTO blobs (hash, size, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            params![&hash.0[..], size as i64, now],
-        )
-        .map_err(backend)?;
-        let kind = match kind {
-            MediaKind::Photo => 0,
-            MediaKind::File => 1,
-        };
-        tx.execute(
-            "INSERT INTO uploads (hash, account_id, kind, uploaded_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![&hash.0[..], account.0, kind, now],
-        )
-        .map_err(backend)?;
-        tx.execute(
-            "DELETE FROM partials WHERE account_id = ?1 AND hash = ?2",
-            params![account.0, &hash.0[..]],
-        )
-        .map_err(backend)?;
-        tx.commit().map_err(backend)
+        SqliteStore::record_upload(self, account, hash, size, kind)
     }
 
     fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError> {
-        used_bytes(&self.lock(), account, None)
+        SqliteStore::used_bytes(self, account)
     }
 
     fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError> {
-        Ok(self.uploaded(viewer.id, hash)?
-            || self.exists(
-                "SELECT 1 FROM message_media mm JOIN messages m ON m.id = mm.message_id
-                 WHERE mm.hash = ?1
-                   AND (m.recipient_id IS NULL OR m.recipient_id = ?2 OR m.sender_id = ?2)
-                 LIMIT 1",
-                &[&&hash.0[..], &viewer.id.0],
-            )?)
+        SqliteStore::may_fetch(self, viewer, hash)
     }
 
     fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError> {
-        self.exists(
-            "SELECT 1 FROM uploads WHERE hash = ?1 AND account_id = ?2",
-            &[&&hash.0[..], &account.0],
-        )
+        SqliteStore::uploaded(self, account, hash)
     }
 
     fn is_known_address(&self, account: AccountId, address: IpAddr) -> Result<bool, StoreError> {
@@ -273,8 +242,6 @@ impl Store for SqliteStore {
         SqliteStore::remember_address(self, account, address, now)
     }
 
-    // ---- media: reservations, partial uploads, reconciling ----
-
     fn reserve_upload(
         &self,
         account: AccountId,
@@ -282,70 +249,27 @@ impl Store for SqliteStore {
         size: u64,
         limits: UploadLimits,
     ) -> Result<Reservation, StoreError> {
-        let mut db = self.lock();
-        let tx = db
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let used = used_bytes(&tx, account, Some(hash))?;
-        let others: i64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM partials WHERE account_id = ?1 AND hash != ?2",
-                params![account.0, &hash.0[..]],
-                |r| r.get(0),
-            )
-            .map_err(backend)?;
-        if others >= i64::from(limits.max_partials) {
-            return Ok(Reservation::TooManyPartials);
-        }
-        if used.saturating_add(size) > limits.quota {
-            return Ok(Reservation::OverQuota { used });
-        }
-        tx.execute(
-            "INSERT INTO partials (account_id, hash, size, started_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (account_id, hash) DO UPDATE SET size = ?3, started_at = ?4",
-            params![account.0, &hash.0[..], size as i64, Timestamp::now().0],
-        )
-        .map_err(backend)?;
-        tx.commit().map_err(backend)?;
-        Ok(Reservation::Reserved)
+        SqliteStore::reserve_upload(self, account, hash, size, limits)
     }
 
     fn release_upload(&self, account: AccountId, hash: BlobHash) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
-                "DELETE FROM partials WHERE account_id = ?1 AND hash = ?2",
-                params![account.0, &hash.0[..]],
-            )
-            .map_err(backend)?;
-        Ok(())
+        SqliteStore::release_upload(self, account, hash)
     }
 
     fn stale_partials(&self, before: Timestamp) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
-        self.partial_rows("WHERE started_at < ?1", &[&before.0])
+        SqliteStore::stale_partials(self, before)
     }
 
     fn partials(&self) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
-        self.partial_rows("", &[])
+        SqliteStore::partials(self)
     }
 
     fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
-        let db = self.lock();
-        let mut stmt = db.prepare("SELECT hash FROM blobs").map_err(backend)?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(backend)?;
-        rows.map(|r| r.map_err(backend).and_then(|h| blob_hash(&h)))
-            .collect()
+        SqliteStore::blob_hashes(self)
     }
 
     fn forget_blob(&self, hash: BlobHash) -> Result<(), StoreError> {
-        let mut db = self.lock();
-        let tx = db.transaction().map_err(backend)?;
-        tx.execute("DELETE FROM uploads WHERE hash = ?1", [&hash.0[..]])
-            .map_err(backend)?;
-        tx.execute("DELETE FROM blobs WHERE hash = ?1", [&hash.0[..]])
-            .map_err(backend)?;
-        tx.commit().map_err(backend)
+        SqliteStore::forget_blob(self, hash)
     }
 
     fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError> {
@@ -386,66 +310,10 @@ impl Store for SqliteStore {
     }
 }
 
-/// Bytes `account` stores plus those it reserved, leaving out the
-/// reservation for `except` (the one being renewed).
-fn used_bytes(
-    db: &Connection,
-    account: AccountId,
-    except: Option<BlobHash>,
-) -> Result<u64, StoreError> {
-    let except = except.map(|h| h.0.to_vec()).unwrap_or_default();
-    db.query_row(
-        "SELECT (SELECT COALESCE(SUM(b.size), 0) FROM uploads u JOIN blobs b ON b.hash = u.hash
-                 WHERE u.account_id = ?1)
-              + (SELECT COALESCE(SUM(size), 0) FROM partials WHERE account_id = ?1 AND hash != ?2)",
-        params![account.0, except],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n as u64)
-    .map_err(backend)
-}
-
-fn blob_hash(bytes: &[u8]) -> Result<BlobHash, StoreError> {
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| backend("a stored hash is not 32 bytes"))?;
-    Ok(BlobHash(bytes))
-}
-
-impl SqliteStore {
-    fn partial_rows(
-        &self,
-        filter: &str,
-        params: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
-        let db = self.lock();
-        let mut stmt = db
-            .prepare(&format!("SELECT account_id, hash FROM partials {filter}"))
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params, |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(backend)?;
-        rows.map(|r| {
-            let (id, hash) = r.map_err(backend)?;
-            Ok((AccountId(id), blob_hash(&hash)?))
-        })
-        .collect()
-    }
-
-    fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
-        let db = self.lock();
-        db.query_row(sql, params, |_| Ok(()))
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(backend)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::params;
 
     pub(super) fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -512,45 +380,5 @@ mod tests {
             .rotate_token([9; 32], rotation(8, Timestamp::now().0))
             .unwrap()
             .is_some());
-    }
-
-    fn limits(quota: u64, max_partials: u32) -> UploadLimits {
-        UploadLimits {
-            quota,
-            max_partials,
-        }
-    }
-
-    #[test]
-    fn reservations_count_against_the_quota_until_released_or_stored() {
-        let (_dir, store) = store();
-        let a = store.create_account(&name("a"), "h").unwrap();
-        let (one, two) = (BlobHash([1; 32]), BlobHash([2; 32]));
-        let reserve = |h, size| store.reserve_upload(a.id, h, size, limits(100, 8)).unwrap();
-        assert_eq!(reserve(one, 60), Reservation::Reserved);
-        assert_eq!(reserve(two, 60), Reservation::OverQuota { used: 60 });
-        // A resume of the same upload is not counted twice.
-        assert_eq!(reserve(one, 60), Reservation::Reserved);
-        assert_eq!(store.used_bytes(a.id).unwrap(), 60);
-        store.release_upload(a.id, one).unwrap();
-        assert_eq!(store.used_bytes(a.id).unwrap(), 0);
-        assert_eq!(reserve(two, 60), Reservation::Reserved);
-        store.record_upload(a.id, two, 60, MediaKind::File).unwrap();
-        assert_eq!(store.used_bytes(a.id).unwrap(), 60);
-        assert!(store.partials().unwrap().is_empty());
-    }
-
-    #[test]
-    fn unfinished_uploads_are_bounded_per_account() {
-        let (_dir, store) = store();
-        let a = store.create_account(&name("a"), "h").unwrap();
-        for i in 0..3 {
-            let got = store.reserve_upload(a.id, BlobHash([i; 32]), 1, limits(100, 3));
-            assert_eq!(got.unwrap(), Reservation::Reserved);
-        }
-        let past = store.reserve_upload(a.id, BlobHash([9; 32]), 1, limits(100, 3));
-        assert_eq!(past.unwrap(), Reservation::TooManyPartials);
-        let resume = store.reserve_upload(a.id, BlobHash([0; 32]), 1, limits(100, 3));
-        assert_eq!(resume.unwrap(), Reservation::Reserved);
     }
 }
