@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::handshake::Login;
-use super::{kicked, logged_out, too_slow, write, Close};
+use super::logout::logged_out;
+use super::{kicked, too_slow, write, Close};
 use crate::hub::{Kick, Outbound};
 use crate::{history, router};
 

@@ -4,9 +4,14 @@
 //! Everything the client sends is bounded: the whole login must finish
 //! within the auth timeout and in a few attempts, frames are size-checked
 //! by the codec, and a protocol violation closes only this connection.
+//!
+//! This file runs the connection and says how it closes; [`handshake`] is
+//! the hello and the login, [`live`] the logged-in session loop, [`logout`]
+//! the logout of a login or an account.
 
 mod handshake;
 mod live;
+mod logout;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,6 +36,7 @@ use crate::store::{Account, Blocking, Family, NewToken};
 use crate::{history, router};
 use handshake::{authenticate, hello};
 use live::Session;
+use logout::logged_out;
 
 /// What all sessions share.
 pub struct Context {
@@ -182,48 +188,12 @@ async fn run(
     close
 }
 
-impl Session<'_> {
-    /// Forgets the tokens of this login (or of the whole account), then ends
-    /// its other sessions. In that order: a session resumed in between
-    /// finds its token gone when it enlists.
-    async fn log_out(&mut self, everywhere: bool) -> Close {
-        let (family, account) = (self.login.family, self.login.account.id);
-        let dropped = if everywhere {
-            self.ctx
-                .store
-                .call(move |s| s.drop_account_tokens(account))
-                .await
-        } else {
-            self.ctx.store.call(move |s| s.drop_family(family)).await
-        };
-        if let Err(e) = dropped {
-            tracing::error!(error = %e, "logout: store failed");
-            let _ = self.write(&ServerMsg::Refused(Refusal::Unavailable)).await;
-            return Close::new(close::NORMAL, "logout failed: try again");
-        }
-        let scope = if everywhere {
-            LogoutScope::Account(account)
-        } else {
-            LogoutScope::Login(family)
-        };
-        let ended = self.ctx.hub.log_out(scope);
-        info!(everywhere, sessions = ended, "logged out");
-        logged_out()
-    }
-}
-
 /// How a session the hub kicked closes.
 fn kicked(kick: &Kick) -> Close {
     match kick.reason() {
         KickReason::TooSlow => too_slow(),
         KickReason::LoggedOut => logged_out(),
     }
-}
-
-/// The close of every session a logout ends: code NORMAL, reason
-/// "logged out" (docs/protocol.md §8).
-fn logged_out() -> Close {
-    Close::new(close::NORMAL, "logged out")
 }
 
 fn too_slow() -> Close {
