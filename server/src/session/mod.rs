@@ -17,23 +17,20 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use natter_common::codec::{self, FrameError, FrameReader};
-use natter_common::limits::{MAX_CATCH_UP, MAX_DETAIL_CHARS};
+use natter_common::limits::MAX_DETAIL_CHARS;
 use natter_common::protocol::close;
-use natter_common::{
-    ClientMsg, Hello, Limits, MessageId, Refusal, ServerMsg, SessionToken, Timestamp,
-    PROTOCOL_VERSION,
-};
-use quinn::{RecvStream, SendStream, VarInt};
+use natter_common::ServerMsg;
+use quinn::{SendStream, VarInt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
 
 use crate::admission::{self, Admission};
-use crate::auth::{self, Hasher, LoginThrottle, SignUpThrottle};
+use crate::auth::{Hasher, LoginThrottle, SignUpThrottle};
 use crate::config::Config;
-use crate::hub::{Fanout, Kick, KickReason, LogoutScope, Outbound};
-use crate::store::{Account, Blocking, Family, NewToken};
-use crate::{history, router};
+use crate::hub::{Fanout, Kick, KickReason};
+use crate::router;
+use crate::store::Blocking;
 use handshake::{authenticate, hello};
 use live::Session;
 use logout::logged_out;
