@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use natter_common::protocol::{MediaKind, TransferReply};
 use natter_common::{BlobHash, Refusal};
 use quinn::{RecvStream, SendStream};
+use tokio::sync::mpsc::{Receiver, Sender};
+use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::disk::{Chunk, Partial};
@@ -155,6 +157,18 @@ impl Pace {
                 .max(1),
         }
     }
+
+    /// Refuses an upload that sent only `sent` bytes in one window.
+    fn check(&self, sent: u64) -> Result<(), Failure> {
+        if sent < self.min_bytes {
+            return Err(Failure::Dropped(Refusal::Busy(format!(
+                "the upload sent {} bytes in {} s, less than the minimum rate: resume it",
+                sent,
+                self.window.as_secs()
+            ))));
+        }
+        Ok(())
+    }
 }
 
 /// Buffers per upload: one being filled, the rest queued for or at the
@@ -174,20 +188,10 @@ async fn receive(
     turn: Turn,
     pace: Pace,
 ) -> Result<BlobHash, Failure> {
-    let (full_tx, mut full_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
+    let (full_tx, full_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
     let (free_tx, mut free_rx) = tokio::sync::mpsc::channel::<Chunk>(POOL);
     let mut have = partial.len();
-    let disk = tokio::task::spawn_blocking(move || -> std::io::Result<Partial> {
-        let _turn = turn;
-        let mut partial = partial;
-        while let Some(mut chunk) = full_rx.blocking_recv() {
-            partial.append(chunk.bytes())?;
-            chunk.clear();
-            // The pool never holds more than POOL, so this never waits.
-            let _ = free_tx.try_send(chunk);
-        }
-        Ok(partial)
-    });
+    let disk = write_behind(partial, turn, full_rx, free_tx);
     let mut made = 1;
     let mut chunk = Chunk::new();
     // What is left of the last piece quinn handed over once the buffer
@@ -208,12 +212,8 @@ async fn receive(
                 biased;
                 next = recv.read_chunk(usize::MAX, true) => next,
                 () = &mut stall => {
-                    if have - have_at_check < pace.min_bytes {
-                        break Err(Failure::Dropped(Refusal::Busy(format!(
-                            "the upload sent {} bytes in {} s, less than the minimum rate: resume it",
-                            have - have_at_check,
-                            pace.window.as_secs()
-                        ))));
+                    if let Err(slow) = pace.check(have - have_at_check) {
+                        break Err(slow);
                     }
                     have_at_check = have;
                     stall.as_mut().reset(tokio::time::Instant::now() + pace.window);
@@ -238,19 +238,8 @@ async fn receive(
         let taken = chunk.fill_from(&carry);
         bytes::Buf::advance(&mut carry, taken);
         if chunk.is_full() {
-            // With the whole pool out, the disk thread holds the rest and
-            // hands one back once it is written.
-            let next = if made < POOL {
-                made += 1;
-                Chunk::new()
-            } else {
-                let waiting = Instant::now();
-                let got = free_rx.recv().await;
-                waited += waiting.elapsed();
-                match got {
-                    Some(chunk) => chunk,
-                    None => break Err(internal("the disk writer stopped")),
-                }
+            let Some(next) = free_chunk(&mut made, &mut free_rx, &mut waited).await else {
+                break Err(internal("the disk writer stopped"));
             };
             let full = std::mem::replace(&mut chunk, next);
             if full_tx.send(full).await.is_err() {
@@ -268,6 +257,56 @@ async fn receive(
     // A disk error says more than what it made the network side do.
     let partial = written.map_err(internal)?;
     outcome?;
+    seal(partial, have, size, waited).await
+}
+
+/// Starts the disk thread: it appends each full buffer to `partial` and
+/// hands the emptied buffer back, holding `turn` until the stream is done.
+fn write_behind(
+    partial: Partial,
+    turn: Turn,
+    mut full_rx: Receiver<Chunk>,
+    free_tx: Sender<Chunk>,
+) -> JoinHandle<std::io::Result<Partial>> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<Partial> {
+        let _turn = turn;
+        let mut partial = partial;
+        while let Some(mut chunk) = full_rx.blocking_recv() {
+            partial.append(chunk.bytes())?;
+            chunk.clear();
+            // The pool never holds more than POOL, so this never waits.
+            let _ = free_tx.try_send(chunk);
+        }
+        Ok(partial)
+    })
+}
+
+/// The next empty buffer: a new one until the pool is all made. With the
+/// whole pool out, the disk thread holds the rest and hands one back once
+/// it is written (`None` if it stopped); the wait adds to `waited`.
+async fn free_chunk(
+    made: &mut usize,
+    free_rx: &mut Receiver<Chunk>,
+    waited: &mut Duration,
+) -> Option<Chunk> {
+    if *made < POOL {
+        *made += 1;
+        return Some(Chunk::new());
+    }
+    let waiting = Instant::now();
+    let got = free_rx.recv().await;
+    *waited += waiting.elapsed();
+    got
+}
+
+/// Checks that the stream brought exactly `size` bytes, then syncs the
+/// partial file and returns the blob's hash.
+async fn seal(
+    partial: Partial,
+    have: u64,
+    size: u64,
+    waited: Duration,
+) -> Result<BlobHash, Failure> {
     if have != size {
         return Err(
             Refusal::Malformed(format!("stream ended after {have} of {size} bytes")).into(),

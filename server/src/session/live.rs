@@ -1,0 +1,194 @@
+//! A logged-in session: joins the hub, replays what the user missed, then
+//! serves the control stream, passes on what the hub queues and accepts
+//! transfer streams until the session ends.
+
+use natter_common::codec::FrameReader;
+use natter_common::limits::MAX_CATCH_UP;
+use natter_common::protocol::close;
+use natter_common::{ClientMsg, MessageId, Refusal, ServerMsg};
+use quinn::{RecvStream, SendStream};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::handshake::Login;
+use super::logout::logged_out;
+use super::{kicked, too_slow, write, Close};
+use crate::hub::{Kick, Outbound};
+use crate::{history, router};
+
+/// A logged-in session.
+pub(super) struct Session<'a> {
+    pub(super) ctx: &'a crate::Shared,
+    pub(super) connection: &'a quinn::Connection,
+    pub(super) send: SendStream,
+    /// Transfer streams in flight; aborted when the session ends.
+    pub(super) transfers: tokio::task::JoinSet<()>,
+    /// The hub's kick for this session: also interrupts a blocked write.
+    pub(super) kicked: Kick,
+    pub(super) login: Login,
+    /// The newest message sent in the replay after login; live copies of
+    /// messages up to it are skipped.
+    pub(super) last_replayed: Option<MessageId>,
+    /// Keeps this session's messages in the order it sent them.
+    pub(super) order: router::SendOrder,
+}
+
+impl Session<'_> {
+    pub(super) async fn serve(
+        &mut self,
+        mut reader: FrameReader<RecvStream>,
+        shutdown: &CancellationToken,
+    ) -> Close {
+        // Join before reading history: anything stored from now on is in
+        // the queue, anything before is in the replay; overlaps are skipped.
+        let mut sub = self.ctx.hub.join(&self.login.account.name);
+        self.kicked = sub.kicked.clone();
+        let close = match self.enlist(sub.id).await {
+            Ok(()) => self.welcome(sub.online.clone()).await,
+            Err(close) => Err(close),
+        };
+        let close = match close {
+            Ok(()) => self.run(&mut reader, &mut sub, shutdown).await,
+            Err(close) => close,
+        };
+        self.ctx.hub.leave(sub.id);
+        close
+    }
+
+    /// Makes this session one that logouts can find, then checks that its
+    /// token was not dropped in between: a logout racing this login ends it
+    /// either way.
+    async fn enlist(&mut self, id: crate::hub::SessionId) -> Result<(), Close> {
+        let (family, account) = (self.login.family, self.login.account.id);
+        self.ctx.hub.enlist(id, family, account);
+        let hash = self.login.token_hash;
+        match self.ctx.store.call(move |s| s.token_alive(hash)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(logged_out()),
+            Err(e) => Err(Close::new(close::NORMAL, format!("store failed: {e}"))),
+        }
+    }
+
+    async fn welcome(&mut self, online: Vec<natter_common::UserName>) -> Result<(), Close> {
+        self.write(&ServerMsg::Online { users: online }).await?;
+        let viewer = self.login.account.clone();
+        let since = self.login.since;
+        let missed = self
+            .ctx
+            .store
+            .call(move |s| s.missed(&viewer, since, MAX_CATCH_UP))
+            .await
+            .map_err(|e| Close::new(close::NORMAL, format!("store failed: {e}")))?;
+        let latest = missed.messages.last().map(|m| m.id).or(since);
+        for message in missed.messages {
+            self.write(&ServerMsg::Message(message)).await?;
+        }
+        self.last_replayed = latest;
+        write(
+            &mut self.send,
+            &ServerMsg::CaughtUp {
+                latest,
+                truncated: missed.more,
+            },
+        )
+        .await
+    }
+
+    async fn run(
+        &mut self,
+        reader: &mut FrameReader<RecvStream>,
+        sub: &mut crate::hub::Subscription,
+        shutdown: &CancellationToken,
+    ) -> Close {
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Close::new(close::SHUTDOWN, "server shutting down"),
+                _ = sub.kicked.cancelled() => return kicked(&sub.kicked),
+                out = sub.rx.recv() => match out {
+                    Some(out) => self.pass_on(out).await,
+                    None => return too_slow(),
+                },
+                stream = self.connection.accept_bi() => match stream {
+                    Ok((send, recv)) => {
+                        let (ctx, account) = (self.ctx.clone(), self.login.account.clone());
+                        self.transfers.spawn(async move {
+                            crate::media::serve(&ctx, &account, send, recv).await;
+                        }.in_current_span());
+                        Ok(())
+                    }
+                    Err(e) => return Close::new(close::NORMAL, format!("connection lost: {e}")),
+                },
+                Some(_) = self.transfers.join_next() => Ok(()),
+                msg = reader.read::<ClientMsg>() => match msg {
+                    Ok(Some(msg)) => self.handle(msg).await,
+                    Ok(None) => return Close::new(close::NORMAL, "client closed the control stream"),
+                    Err(e) => return Close::from_frame(e),
+                },
+            };
+            if let Err(close) = step {
+                return close;
+            }
+        }
+    }
+
+    /// Writes one frame, giving up at once if the hub kicks this session
+    /// while the write waits on a client that does not read.
+    pub(super) async fn write(&mut self, msg: &ServerMsg) -> Result<(), Close> {
+        tokio::select! {
+            biased;
+            _ = self.kicked.cancelled() => Err(kicked(&self.kicked)),
+            r = write(&mut self.send, msg) => r,
+        }
+    }
+
+    async fn pass_on(&mut self, out: Outbound) -> Result<(), Close> {
+        let msg = match out {
+            Outbound::Message(m) => {
+                if self.last_replayed.is_some_and(|last| m.id <= last) {
+                    return Ok(());
+                }
+                ServerMsg::Message((*m).clone())
+            }
+            Outbound::Joined(user) => ServerMsg::Joined { user },
+            Outbound::Left(user) => ServerMsg::Left { user },
+        };
+        self.write(&msg).await
+    }
+
+    async fn handle(&mut self, msg: ClientMsg) -> Result<(), Close> {
+        let answer = match msg {
+            ClientMsg::Send {
+                client_id,
+                to,
+                content,
+            } => {
+                let from = &self.login.account;
+                match router::send(self.ctx, from, &mut self.order, client_id, to, content).await {
+                    Ok(stored) => ServerMsg::Accepted {
+                        client_id,
+                        id: stored.message.id,
+                        sent_at: stored.message.sent_at,
+                    },
+                    Err(reason) => ServerMsg::Rejected { client_id, reason },
+                }
+            }
+            ClientMsg::History {
+                request,
+                conversation,
+                before,
+                limit,
+            } => {
+                let viewer = &self.login.account;
+                history::answer(self.ctx, viewer, request, conversation, before, limit).await
+            }
+            ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
+            ClientMsg::Logout => return Err(self.log_out(false).await),
+            ClientMsg::LogoutEverywhere => return Err(self.log_out(true).await),
+            ClientMsg::Register { .. } | ClientMsg::Login { .. } | ClientMsg::Resume { .. } => {
+                ServerMsg::Refused(Refusal::AlreadyAuthenticated)
+            }
+        };
+        self.write(&answer).await
+    }
+}

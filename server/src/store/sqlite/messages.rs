@@ -1,0 +1,337 @@
+//! Messages in SQLite: storing a send (with its attachment record), the
+//! catch-up after login, history pages, and the remembered refusals.
+
+use natter_common::codec;
+use natter_common::{
+    ChatMessage, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal, Timestamp,
+    UserName,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{backend, SqliteStore};
+use crate::store::{
+    Account, AccountId, Appended, NewMessage, Page, StoreError, REMEMBERED_REJECTIONS,
+};
+
+/// Final refusals of sends, so a resend of the same client id gets the
+/// same answer; at most [`REMEMBERED_REJECTIONS`] per sender.
+pub(super) const MESSAGES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rejected_sends (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender_id INTEGER NOT NULL REFERENCES accounts(id),
+    client_id INTEGER NOT NULL,
+    reason BLOB NOT NULL,
+    UNIQUE (sender_id, client_id)
+);
+CREATE INDEX IF NOT EXISTS rejected_sends_by_sender ON rejected_sends(sender_id, id);
+";
+
+const MESSAGE_COLUMNS: &str = "m.id, s.name, r.name, m.sent_at, m.content
+    FROM messages m JOIN accounts s ON s.id = m.sender_id
+    LEFT JOIN accounts r ON r.id = m.recipient_id";
+
+type MessageRow = (i64, String, Option<String>, i64, Vec<u8>);
+
+fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn to_message((id, from, to, sent_at, content): MessageRow) -> Result<ChatMessage, StoreError> {
+    Ok(ChatMessage {
+        id: MessageId(id as u64),
+        from: UserName::stored(&from).map_err(backend)?,
+        to: match to {
+            None => Recipient::Everyone,
+            Some(name) => Recipient::User(UserName::stored(&name).map_err(backend)?),
+        },
+        sent_at: Timestamp(sent_at),
+        content: codec::decode_payload::<Content>(&content).map_err(backend)?,
+    })
+}
+
+/// A message id as SQLite's signed integer; ids the database can never
+/// hold (2^63 and above) saturate instead of wrapping to negative.
+fn sql_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// Runs a message query whose last parameter is the row limit, returning
+/// up to `limit` rows (newest first in SQL) as an oldest-first page.
+fn page(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    limit: u32,
+) -> Result<Page, StoreError> {
+    let mut stmt = db.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(params, message_row)
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    let more = rows.len() > limit as usize;
+    let mut messages = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(to_message)
+        .collect::<Result<Vec<_>, _>>()?;
+    messages.reverse();
+    Ok(Page { messages, more })
+}
+
+impl SqliteStore {
+    pub(super) fn append(&self, m: NewMessage) -> Result<Appended, StoreError> {
+        let content = codec::to_bytes(&m.content).map_err(backend)?;
+        let mut db = self.lock();
+        // The message and its attachment record commit together: a crash
+        // between them would leave a message nobody can fetch.
+        let tx = db.transaction().map_err(backend)?;
+        let client_id = m.client_id.0 as i64;
+        let inserted = tx
+            .execute(
+                "INSERT INTO messages (sender_id, recipient_id, client_id, sent_at, content)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sender_id, client_id) DO NOTHING",
+                params![
+                    m.from.id.0,
+                    m.to.as_ref().map(|a| a.id.0),
+                    client_id,
+                    m.sent_at.0,
+                    content
+                ],
+            )
+            .map_err(backend)?;
+        let row = tx
+            .query_row(
+                &format!("SELECT {MESSAGE_COLUMNS} WHERE m.sender_id = ?1 AND m.client_id = ?2"),
+                params![m.from.id.0, client_id],
+                message_row,
+            )
+            .map_err(backend)?;
+        let message = to_message(row)?;
+        if inserted == 1 {
+            if let Some(media) = message.content.media() {
+                tx.execute(
+                    "INSERT INTO message_media (message_id, hash) VALUES (?1, ?2)",
+                    params![message.id.0 as i64, &media.hash.0[..]],
+                )
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)?;
+        Ok(Appended {
+            message,
+            fresh: inserted == 1,
+        })
+    }
+
+    pub(super) fn missed(
+        &self,
+        viewer: &Account,
+        since: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let db = self.lock();
+        // Ids are below 2^63: a larger `since` has nothing newer.
+        let since = since.map_or(0, |m| sql_id(m.0));
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}
+             WHERE m.id > ?1 AND (m.recipient_id IS NULL OR m.recipient_id = ?2 OR m.sender_id = ?2)
+             ORDER BY m.id DESC LIMIT ?3"
+        );
+        page(
+            &db,
+            &sql,
+            &[&since, &viewer.id.0, &(limit as i64 + 1)],
+            limit,
+        )
+    }
+
+    pub(super) fn history(
+        &self,
+        viewer: &Account,
+        conversation: &Conversation,
+        before: Option<MessageId>,
+        limit: u16,
+    ) -> Result<Page, StoreError> {
+        // Ids are below 2^63: a larger `before` means "from the newest".
+        let before = before.map_or(i64::MAX, |m| sql_id(m.0));
+        let fetch = limit as i64 + 1;
+        match conversation {
+            Conversation::Group => {
+                let db = self.lock();
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} WHERE m.recipient_id IS NULL AND m.id < ?1
+                     ORDER BY m.id DESC LIMIT ?2"
+                );
+                page(&db, &sql, &[&before, &fetch], limit.into())
+            }
+            Conversation::With(peer) => {
+                let Some(peer) = self.account(peer.as_str())? else {
+                    return Ok(Page::default());
+                };
+                let db = self.lock();
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} WHERE m.id < ?1 AND (
+                        (m.sender_id = ?2 AND m.recipient_id = ?3) OR
+                        (m.sender_id = ?3 AND m.recipient_id = ?2))
+                     ORDER BY m.id DESC LIMIT ?4"
+                );
+                page(
+                    &db,
+                    &sql,
+                    &[&before, &viewer.id.0, &peer.id.0, &fetch],
+                    limit.into(),
+                )
+            }
+        }
+    }
+
+    pub(super) fn rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let db = self.lock();
+        let reason: Option<Vec<u8>> = db
+            .query_row(
+                "SELECT reason FROM rejected_sends WHERE sender_id = ?1 AND client_id = ?2",
+                params![sender.0, client_id.0 as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        reason
+            .map(|r| codec::decode_payload::<Refusal>(&r).map_err(backend))
+            .transpose()
+    }
+
+    pub(super) fn remember_rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError> {
+        let reason = codec::to_bytes(refusal).map_err(backend)?;
+        let mut db = self.lock();
+        let tx = db.transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO rejected_sends (sender_id, client_id, reason) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sender_id, client_id) DO NOTHING",
+            params![sender.0, client_id.0 as i64, reason],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "DELETE FROM rejected_sends WHERE sender_id = ?1 AND id <= (
+                SELECT id FROM rejected_sends WHERE sender_id = ?1
+                ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![sender.0, REMEMBERED_REJECTIONS],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{name, store};
+    use super::*;
+    use natter_common::BlobHash;
+
+    fn text(from: &Account, to: Option<&Account>, client_id: u64, body: &str) -> NewMessage {
+        NewMessage {
+            from: from.clone(),
+            to: to.cloned(),
+            client_id: ClientMsgId(client_id),
+            sent_at: Timestamp::now(),
+            content: Content::Text(body.into()),
+        }
+    }
+
+    #[test]
+    fn a_resend_returns_the_original_and_is_not_fresh() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let first = store.append(text(&a, None, 9, "hi")).unwrap();
+        let again = store.append(text(&a, None, 9, "hi")).unwrap();
+        assert!(first.fresh && !again.fresh);
+        assert_eq!(first.message, again.message);
+        assert_eq!(store.missed(&a, None, 10).unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn private_history_is_visible_only_to_its_parties() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        let b = store.create_account(&name("b"), "h").unwrap();
+        let c = store.create_account(&name("c"), "h").unwrap();
+        store.append(text(&a, Some(&b), 1, "secret")).unwrap();
+        store.append(text(&a, None, 2, "hello all")).unwrap();
+        assert_eq!(store.missed(&b, None, 10).unwrap().messages.len(), 2);
+        assert_eq!(store.missed(&c, None, 10).unwrap().messages.len(), 1);
+        let with_a = store
+            .history(&b, &Conversation::With(name("A")), None, 10)
+            .unwrap();
+        assert_eq!(with_a.messages.len(), 1);
+        assert!(store
+            .history(&c, &Conversation::With(name("a")), None, 10)
+            .unwrap()
+            .messages
+            .is_empty());
+    }
+
+    #[test]
+    fn pages_are_oldest_first_and_say_when_more_exist() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        for i in 0..5 {
+            store.append(text(&a, None, i, &format!("m{i}"))).unwrap();
+        }
+        let newest = store.history(&a, &Conversation::Group, None, 2).unwrap();
+        assert!(newest.more);
+        assert_eq!(newest.messages[0].content, Content::Text("m3".into()));
+        let older = store
+            .history(&a, &Conversation::Group, Some(newest.messages[0].id), 10)
+            .unwrap();
+        assert!(!older.more);
+        assert_eq!(older.messages.len(), 3);
+        let missed = store.missed(&a, Some(MessageId(2)), 2).unwrap();
+        assert_eq!(missed.messages.len(), 2);
+        assert!(missed.more);
+    }
+
+    fn file(from: &Account, client_id: u64, hash: BlobHash) -> NewMessage {
+        NewMessage {
+            content: Content::File(natter_common::MediaRef {
+                hash,
+                name: "f".into(),
+                size: 1,
+            }),
+            ..text(from, None, client_id, "")
+        }
+    }
+
+    #[test]
+    fn a_message_whose_attachment_cannot_be_recorded_is_not_stored() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        store
+            .lock()
+            .execute_batch(
+                "CREATE TRIGGER no_media BEFORE INSERT ON message_media
+                 BEGIN SELECT RAISE(FAIL, 'disk full'); END;",
+            )
+            .unwrap();
+        assert!(store.append(file(&a, 1, BlobHash([1; 32]))).is_err());
+        assert!(store.missed(&a, None, 10).unwrap().messages.is_empty());
+        // Nor does a resend find a half-stored original to return.
+        store.lock().execute_batch("DROP TRIGGER no_media").unwrap();
+        let again = store.append(file(&a, 1, BlobHash([1; 32]))).unwrap();
+        assert!(again.fresh);
+    }
+}
