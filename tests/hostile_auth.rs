@@ -4,46 +4,10 @@
 //! peer (at 127.0.0.1, 127.0.0.2, ... to play several addresses), because the
 //! client library would not misbehave like this.
 
-use std::net::{IpAddr, SocketAddr};
-
 use natter_common::{ClientMsg, Refusal, ServerMsg};
-use natter_server::Config;
+use natter_tests::logins::{login_from, loopback, register, roomy, WRONG};
 use natter_tests::raw::RawPeer;
 use natter_tests::{within, TestServer, PASSWORD};
-
-const WRONG: &str = "not the password";
-
-fn loopback(n: u8) -> IpAddr {
-    IpAddr::from([127, 0, 0, n])
-}
-
-/// Room for the many parallel connections these tests open from one
-/// address; each test lowers the limit it is about.
-fn roomy(c: &mut Config) {
-    c.max_connections_per_address = 200;
-    c.max_unauthenticated_per_address = 200;
-    c.login_failures_per_address = 1000;
-    c.registrations_per_address_per_hour = 1000;
-}
-
-async fn register(server: SocketAddr, name: &str) {
-    let mut peer = RawPeer::connect_from(server, loopback(1)).await;
-    peer.send(&ClientMsg::Register {
-        name: name.into(),
-        password: PASSWORD.into(),
-    })
-    .await;
-    match peer.read().await {
-        ServerMsg::Registered { .. } => {}
-        other => panic!("registering {name}: {other:?}"),
-    }
-}
-
-/// One login from `from` on a fresh connection: the server's answer.
-async fn login_from(server: SocketAddr, from: u8, name: &str, password: &str) -> ServerMsg {
-    let mut peer = RawPeer::connect_from(server, loopback(from)).await;
-    peer.try_login(name, password).await
-}
 
 fn is_limited(msg: &ServerMsg) -> bool {
     matches!(msg, ServerMsg::Refused(Refusal::RateLimited { retry_after_ms }) if *retry_after_ms > 0)
@@ -308,65 +272,4 @@ async fn sessions_per_account_are_capped() {
         bob.try_login("bob", PASSWORD).await,
         ServerMsg::LoggedIn { .. }
     ));
-}
-
-/// This process's resident memory, peak and current, in MiB (Linux).
-fn memory_mib() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse::<u64>()
-            .ok()
-            .map(|kib| kib / 1024)
-    };
-    Some((field("VmHWM:")?, field("VmRSS:")?))
-}
-
-#[tokio::test]
-async fn a_login_flood_does_not_grow_memory_past_the_hashing_workers() {
-    let server = TestServer::start_with(|c| {
-        roomy(c);
-        c.login_failures_per_account = 1000;
-        c.hash_workers = 2;
-        c.hash_wait_secs = 60;
-    })
-    .await;
-    register(server.addr, "alice").await;
-    // Warm up: connections, the database and one worker's memory.
-    let _ = login_from(server.addr, 2, "alice", WRONG).await;
-    let Some((peak_before, _)) = memory_mib() else {
-        eprintln!("skipped: no /proc/self/status");
-        return;
-    };
-    // 200 logins, 10 at a time: each peer makes the 5 attempts a
-    // connection may (few client endpoints, so the test's own side stays
-    // small next to what unbounded hashing would take: 10 x 19 MiB).
-    for _round in 0..4 {
-        let peers: Vec<_> = (0..10)
-            .map(|_| {
-                let addr = server.addr;
-                tokio::spawn(async move {
-                    let mut peer = RawPeer::connect_from(addr, loopback(2)).await;
-                    for _ in 0..5 {
-                        let answer = peer.try_login("alice", WRONG).await;
-                        assert_eq!(answer, ServerMsg::Refused(Refusal::WrongPassword));
-                    }
-                })
-            })
-            .collect();
-        for peer in peers {
-            within("a peer's logins", peer).await.unwrap();
-        }
-    }
-    let (peak_after, now) = memory_mib().unwrap();
-    eprintln!("peak {peak_before} -> {peak_after} MiB, now {now} MiB");
-    // One more worker's ~19 MiB, and the connections.
-    assert!(
-        peak_after - peak_before < 80,
-        "peak memory grew from {peak_before} to {peak_after} MiB"
-    );
 }

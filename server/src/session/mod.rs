@@ -211,4 +211,3 @@ async fn write(send: &mut SendStream, msg: &ServerMsg) -> Result<(), Close> {
         Ok(Ok(())) => Ok(()),
     }
 }
-
