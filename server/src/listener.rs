@@ -121,6 +121,16 @@ impl Server {
                     None => break,
                 },
             };
+            // An address is counted only once it has shown that it receives
+            // what is sent to it: a packet with a forged source address
+            // would otherwise take the places of the host it names (and a
+            // server-wide slot) until its handshake timed out.
+            if !incoming.remote_address_validated() {
+                if let Err(e) = incoming.retry() {
+                    e.into_incoming().refuse();
+                }
+                continue;
+            }
             // The per-address caps come first, so one address's refused
             // connections never take server-wide slots from others.
             let place = match self.ctx.admission.connect(incoming.remote_address().ip()) {

@@ -1,0 +1,137 @@
+//! Holes left after the hardening of issue 8, each proven by a hostile
+//! client: packets with a forged source address that take a victim
+//! address's connection places, one address that keeps the password
+//! hashing queue to itself, streams a stranger can fill before login, and
+//! store queries whose cost grows with the whole history. Raw QUIC peers
+//! at 127.0.0.x play the addresses.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use natter_common::{ClientMsg, ServerMsg};
+use natter_tests::raw::{client_config, RawPeer};
+use natter_tests::{within, TestServer, PASSWORD};
+use tokio::net::UdpSocket;
+
+fn loopback(n: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, n])
+}
+
+async fn register(server: SocketAddr, from: u8, name: &str) {
+    let mut peer = RawPeer::connect_from(server, loopback(from)).await;
+    peer.send(&ClientMsg::Register {
+        name: name.into(),
+        password: PASSWORD.into(),
+    })
+    .await;
+    match peer.read().await {
+        ServerMsg::Registered { .. } => {}
+        other => panic!("registering {name}: {other:?}"),
+    }
+}
+
+/// A one-way relay: what clients send reaches the server from `spoofed`,
+/// nothing the server answers comes back. This is what the server sees of
+/// an attacker who forges another host's source address: packets from that
+/// address whose sender never receives the replies.
+struct BlindRelay {
+    addr: SocketAddr,
+    /// One item per client address, when the server first answers it.
+    answered: tokio::sync::mpsc::UnboundedReceiver<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlindRelay {
+    async fn start(server: SocketAddr, spoofed: IpAddr) -> Self {
+        let front = UdpSocket::bind("127.0.0.1:0").await.expect("bind relay");
+        let addr = front.local_addr().unwrap();
+        let (counter, answered) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut backs: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let Ok((n, client)) = front.recv_from(&mut buf).await else {
+                    return;
+                };
+                let back = match backs.get(&client) {
+                    Some(back) => back.clone(),
+                    None => {
+                        let back = Arc::new(
+                            UdpSocket::bind(SocketAddr::new(spoofed, 0))
+                                .await
+                                .expect("bind the forged address"),
+                        );
+                        back.connect(server).await.expect("connect back");
+                        // Replies are noted, then dropped.
+                        let (reader, counter) = (back.clone(), counter.clone());
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 65536];
+                            if reader.recv(&mut buf).await.is_ok() {
+                                let _ = counter.send(());
+                            }
+                            while reader.recv(&mut buf).await.is_ok() {}
+                        });
+                        backs.insert(client, back.clone());
+                        back
+                    }
+                };
+                let _ = back.send(&buf[..n]).await;
+            }
+        });
+        Self {
+            addr,
+            answered,
+            task,
+        }
+    }
+}
+
+impl Drop for BlindRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Packets forged with a victim's source address never complete a
+/// handshake, yet each took one of that address's places for not-logged-in
+/// connections until its handshake timed out (30 s): a few datagrams every
+/// half minute kept the victim from ever connecting. The server must make
+/// an address prove it receives replies before it counts against that
+/// address's caps.
+#[tokio::test]
+async fn forged_source_addresses_do_not_take_a_victims_places() {
+    let server = TestServer::start_with(|c| c.max_unauthenticated_per_address = 4).await;
+    register(server.addr, 1, "victim").await;
+    let victim = loopback(7);
+    let mut relay = BlindRelay::start(server.addr, victim).await;
+
+    // Twice the victim's cap of handshakes that will never complete, each
+    // from its own port, as a forger would send them.
+    let mut forged = Vec::new();
+    for _ in 0..8 {
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(client_config());
+        let connecting = endpoint.connect(relay.addr, "localhost").unwrap();
+        forged.push((endpoint, tokio::spawn(connecting)));
+    }
+    // The server has handled every one of them once it has answered each.
+    for _ in 0..8 {
+        within(
+            "the server to answer a forged handshake",
+            relay.answered.recv(),
+        )
+        .await
+        .expect("relay running");
+    }
+
+    let mut peer = match RawPeer::try_connect_from(server.addr, victim).await {
+        Ok(peer) => peer,
+        Err(why) => panic!("the victim's own connection was turned away: {why}"),
+    };
+    assert!(matches!(
+        peer.try_login("victim", PASSWORD).await,
+        ServerMsg::LoggedIn { .. }
+    ));
+    drop(forged);
+}
