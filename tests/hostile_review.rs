@@ -135,3 +135,51 @@ async fn forged_source_addresses_do_not_take_a_victims_places() {
     ));
     drop(forged);
 }
+
+/// Logins that succeed are given back to the guessing throttle, so nothing
+/// limits how many one address makes: with an account of its own and
+/// enough connections it kept the password-hashing queue full, and every
+/// other user's login waited behind its whole queue and was refused as
+/// busy. Each address must get only its share of the hashing queue.
+#[tokio::test]
+async fn one_address_cannot_keep_the_hashing_queue_to_itself() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_address = 128;
+        c.max_unauthenticated_per_address = 64;
+        c.max_sessions_per_account = 128;
+        c.hash_workers = 1;
+        c.hash_wait_secs = 1;
+    })
+    .await;
+    register(server.addr, 1, "alice").await;
+    register(server.addr, 2, "mallory").await;
+
+    let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..48 {
+        let (answered, addr) = (answered.clone(), server.addr);
+        flood.spawn(async move {
+            loop {
+                let Ok(mut peer) = RawPeer::try_connect_from(addr, loopback(2)).await else {
+                    continue;
+                };
+                let _ = answered.send(peer.try_login("mallory", PASSWORD).await);
+            }
+        });
+    }
+    // The flood is under way once the server has answered some of it.
+    for _ in 0..8 {
+        within("the server to answer the flood", answers.recv())
+            .await
+            .expect("flood running");
+    }
+
+    for attempt in 0..3 {
+        let mut alice = RawPeer::connect_from(server.addr, loopback(3)).await;
+        match alice.try_login("alice", PASSWORD).await {
+            ServerMsg::LoggedIn { .. } => {}
+            other => panic!("alice's login {attempt} during the flood: {other:?}"),
+        }
+    }
+    flood.abort_all();
+}
