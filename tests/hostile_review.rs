@@ -183,3 +183,37 @@ async fn one_address_cannot_keep_the_hashing_queue_to_itself() {
     }
     flood.abort_all();
 }
+
+/// Before login the server granted the full 1 + `--max-transfers` streams,
+/// each with QUIC's default 1.25 MB receive window: a connection that
+/// never logs in could make the server buffer about 11 MB it would not
+/// read for the whole authentication timeout, 90 MB per address and about
+/// 11 GB at the server's connection limit. Until a login succeeds, only
+/// the control stream may be open; the transfer streams' credit comes
+/// with the login.
+#[tokio::test]
+async fn a_connection_that_has_not_logged_in_may_open_only_its_control_stream() {
+    let server = TestServer::start().await;
+    register(server.addr, 1, "alice").await;
+    let mut peer = RawPeer::connect_from(server.addr, loopback(2)).await;
+    // A round trip, so everything the server granted so far has arrived.
+    peer.send(&ClientMsg::Ping { nonce: 1 }).await;
+    peer.read_until(|m| (*m == ServerMsg::Pong { nonce: 1 }).then_some(()))
+        .await;
+
+    let connection = peer.connection.clone();
+    let mut opening = Box::pin(connection.open_bi());
+    tokio::select! {
+        biased;
+        _ = &mut opening => panic!("a transfer stream was granted before login"),
+        () = std::future::ready(()) => {}
+    }
+
+    assert!(matches!(
+        peer.try_login("alice", PASSWORD).await,
+        ServerMsg::LoggedIn { .. }
+    ));
+    within("a transfer stream after login", opening)
+        .await
+        .expect("a transfer stream once logged in");
+}

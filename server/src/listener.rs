@@ -49,7 +49,10 @@ impl Server {
             // Our own keep-alives keep a quiet but live client connected
             // whatever its settings; a dead one still times out.
             .keep_alive_interval(Some(idle / 3))
-            .max_concurrent_bidi_streams(VarInt::from_u32(1 + config.max_transfers))
+            // Only the control stream until a login succeeds (the session
+            // then grants the transfers): a stranger's connection cannot
+            // make the server buffer data on streams it will not read.
+            .max_concurrent_bidi_streams(VarInt::from_u32(1))
             .max_concurrent_uni_streams(VarInt::from_u32(0));
         let server_config = tls::server_config(identity, transport)?;
 

@@ -163,6 +163,7 @@ async fn run(
         },
     };
     place.authenticated();
+    grant_transfers(ctx, connection);
     tracing::Span::current().record("user", login.account.name.as_str());
     info!("logged in");
 
@@ -184,6 +185,12 @@ async fn run(
     let drain = async { while session.transfers.join_next().await.is_some() {} };
     let _ = timeout(Duration::from_secs(5), drain).await;
     close
+}
+
+/// Lets a logged-in client open its transfer streams: until now only the
+/// control stream was allowed (see the listener's transport settings).
+fn grant_transfers(ctx: &Context, connection: &quinn::Connection) {
+    connection.set_max_concurrent_bi_streams(VarInt::from_u32(1 + ctx.config.max_transfers));
 }
 
 /// Reads the hello, checks the version first, answers Welcome.
