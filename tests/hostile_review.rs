@@ -217,3 +217,137 @@ async fn a_connection_that_has_not_logged_in_may_open_only_its_control_stream() 
         .await
         .expect("a transfer stream once logged in");
 }
+
+/// Writes `count` copies of message 1 (a group message of alice's) straight
+/// into the stopped server's database: a long-lived server's history,
+/// without waiting for the send rate.
+fn fill_history(data_dir: &std::path::Path, count: u32) -> u64 {
+    let db = rusqlite::Connection::open(data_dir.join("natter.db")).expect("open the database");
+    db.execute(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?1)
+         INSERT INTO messages (sender_id, recipient_id, client_id, sent_at, content)
+         SELECT m.sender_id, NULL, m.client_id + n.x, m.sent_at, m.content
+         FROM n, messages m WHERE m.id = 1",
+        [count],
+    )
+    .expect("fill the history");
+    db.query_row("SELECT max(id) FROM messages", [], |r| r.get::<_, i64>(0))
+        .expect("newest id") as u64
+}
+
+/// How long `resume` takes to deliver its whole catch-up: the best of a
+/// few tries, so a busy machine adds little. Returns the last token.
+async fn time_catch_up(
+    server: SocketAddr,
+    mut token: natter_common::SessionToken,
+    since: Option<natter_common::MessageId>,
+) -> (std::time::Duration, natter_common::SessionToken) {
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..3 {
+        let mut peer = RawPeer::connect_from(server, loopback(4)).await;
+        let started = std::time::Instant::now();
+        peer.send(&ClientMsg::Resume { token, since }).await;
+        token = peer
+            .read_until(|m| match m {
+                ServerMsg::LoggedIn { token, .. } => Some(token.clone()),
+                ServerMsg::Refused(r) => panic!("resume refused: {r:?}"),
+                _ => None,
+            })
+            .await;
+        peer.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(()))
+            .await;
+        best = best.min(started.elapsed());
+    }
+    (best, token)
+}
+
+/// How long one `History` page of one message takes: the best of a few.
+async fn time_page(
+    peer: &mut RawPeer,
+    conversation: natter_common::Conversation,
+) -> std::time::Duration {
+    let mut best = std::time::Duration::MAX;
+    for n in 0..5 {
+        let request = natter_common::RequestId(n);
+        let started = std::time::Instant::now();
+        peer.send(&ClientMsg::History {
+            request,
+            conversation: conversation.clone(),
+            before: None,
+            limit: 1,
+        })
+        .await;
+        peer.read_until(|m| match m {
+            ServerMsg::History { request: r, .. } if *r == request => Some(()),
+            ServerMsg::Refused(r) => panic!("history refused: {r:?}"),
+            _ => None,
+        })
+        .await;
+        best = best.min(started.elapsed());
+    }
+    best
+}
+
+/// The store answers every request under one lock, and two of its queries
+/// read far more than they return: the catch-up after a login without a
+/// cursor sorted the whole group history to send its newest 2000 messages,
+/// and a page of a private conversation read every message either person
+/// ever sent (no index covered the pair). Any user could repeat them without limit (a token resume
+/// costs no password hash) and stall every other user's sends and logins.
+/// Their cost must not grow with the history: here each must take about
+/// as long as the same answer from a cheap query.
+#[tokio::test]
+async fn catch_up_and_private_pages_do_not_read_the_whole_history() {
+    let mut server = TestServer::start().await;
+    register(server.addr, 1, "alice").await;
+    register(server.addr, 1, "bob").await;
+    let mut alice = RawPeer::connect_from(server.addr, loopback(1)).await;
+    let mut token = match alice.try_login("alice", PASSWORD).await {
+        ServerMsg::LoggedIn { token, .. } => token,
+        other => panic!("login: {other:?}"),
+    };
+    alice
+        .send(&ClientMsg::Send {
+            client_id: natter_common::ClientMsgId(1),
+            to: natter_common::Recipient::Everyone,
+            content: natter_common::Content::Text("hello".into()),
+        })
+        .await;
+    alice
+        .read_until(|m| matches!(m, ServerMsg::Accepted { .. }).then_some(()))
+        .await;
+    drop(alice);
+    server.stop().await;
+    let newest = fill_history(&server.data_dir, 300_000);
+    server.restart().await;
+
+    // The same 2000 messages, asked for without a cursor and with one just
+    // before them.
+    let (without_cursor, next) = time_catch_up(server.addr, token, None).await;
+    token = next;
+    let cursor = Some(natter_common::MessageId(newest - 2000));
+    let (with_cursor, next) = time_catch_up(server.addr, token, cursor).await;
+    token = next;
+    assert!(
+        without_cursor < with_cursor * 3 + std::time::Duration::from_millis(100),
+        "a catch-up without a cursor took {without_cursor:?}, with one {with_cursor:?}"
+    );
+
+    let mut alice = RawPeer::connect_from(server.addr, loopback(1)).await;
+    alice
+        .send(&ClientMsg::Resume {
+            token,
+            since: cursor,
+        })
+        .await;
+    alice
+        .read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(()))
+        .await;
+    let group = time_page(&mut alice, natter_common::Conversation::Group).await;
+    let bob = natter_common::UserName::parse("bob").unwrap();
+    let private = time_page(&mut alice, natter_common::Conversation::With(bob)).await;
+    assert!(
+        private < group * 3 + std::time::Duration::from_millis(5),
+        "an empty private page took {private:?}, a group page {group:?}"
+    );
+}
