@@ -144,7 +144,7 @@ impl Hasher {
         let deadline = tokio::time::Instant::now() + self.wait;
         // Built before waiting, so that any way out gives the share back.
         let mut share = AddressTurn {
-            address: address.to_canonical(),
+            address: crate::admission::address_key(address),
             shares: self.shares.clone(),
             permit: None,
         };

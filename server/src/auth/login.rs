@@ -31,7 +31,7 @@ pub async fn register(
     {
         return Err(Refusal::NameTaken(name.to_string()));
     }
-    let ip = remote.ip().to_canonical();
+    let ip = crate::admission::address_key(remote.ip());
     let sign_up = ctx.sign_ups.reserve(ip)?;
     let hash = match ctx.hasher.hash(ip, password).await {
         Ok(hash) => hash,
@@ -76,7 +76,7 @@ pub async fn login(
     remote: SocketAddr,
 ) -> Result<Account, Refusal> {
     let name = super::check_name(name)?;
-    let ip = remote.ip().to_canonical();
+    let ip = crate::admission::address_key(remote.ip());
     let key = name.clone();
     let account = ctx
         .store
