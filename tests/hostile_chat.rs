@@ -421,13 +421,19 @@ async fn a_transfer_stream_opened_before_login_is_served_after_it() {
         .unwrap();
     let mut peer = RawPeer::connect(server.addr).await;
     peer.hello().await;
-    let (mut send, mut recv) = peer.connection.open_bi().await.unwrap();
-    let get = TransferHeader::Get {
-        kind: MediaKind::File,
-        hash: BlobHash([7; 32]),
-        offset: 0,
-    };
-    write_frame(&mut send, &get).await.unwrap();
+    // Before login the server grants no transfer stream: opening one waits
+    // for stream credit, which comes with the login.
+    let connection = peer.connection.clone();
+    let early = tokio::spawn(async move {
+        let (mut send, recv) = connection.open_bi().await.unwrap();
+        let get = TransferHeader::Get {
+            kind: MediaKind::File,
+            hash: BlobHash([7; 32]),
+            offset: 0,
+        };
+        write_frame(&mut send, &get).await.unwrap();
+        (send, recv)
+    });
     peer.send(&ClientMsg::Login {
         name: "mallory".into(),
         password: PASSWORD.into(),
@@ -436,6 +442,7 @@ async fn a_transfer_stream_opened_before_login_is_served_after_it() {
     .await;
     peer.read_until(|m| matches!(m, ServerMsg::CaughtUp { .. }).then_some(()))
         .await;
+    let (_send, mut recv) = within("the early stream", early).await.unwrap();
     let reply: Option<TransferReply> = within("a transfer reply", read_frame(&mut recv, 4096))
         .await
         .expect("a readable reply");

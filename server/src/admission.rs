@@ -9,6 +9,20 @@ use std::sync::{Arc, Mutex};
 
 use crate::store::AccountId;
 
+/// The key under which per-address limits count a client: an IPv4 address
+/// (an IPv4-mapped IPv6 one is the same), or an IPv6 address's /64 prefix.
+/// One host is routinely given a whole /64 and may pick any address in it,
+/// so a limit per full IPv6 address would be no limit at all.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::from(u64::MAX));
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
 /// The caps, shared by the listener and every session.
 pub struct Admission {
     per_address: usize,
@@ -60,7 +74,7 @@ impl Admission {
 
     /// Admits a new, not yet logged-in connection from `address`.
     pub fn connect(self: &Arc<Self>, address: IpAddr) -> Result<Connection, Full> {
-        let address = address.to_canonical();
+        let address = address_key(address);
         let mut counts = self.counts();
         let count = counts.addresses.entry(address).or_default();
         let full = if count.connections >= self.per_address {
@@ -187,6 +201,20 @@ mod tests {
             a.connect(ip("10.0.0.1")).is_err(),
             "still 2 unauthenticated"
         );
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_64_prefix() {
+        let a = Admission::new(8, 2, 8);
+        let _one = a.connect(ip("2001:db8:1:2::1")).unwrap();
+        let _two = a.connect(ip("2001:db8:1:2:ffff::9")).unwrap();
+        assert_eq!(
+            a.connect(ip("2001:db8:1:2:abcd::1")).err(),
+            Some(Full::Unauthenticated),
+            "another address of the same /64 is the same client"
+        );
+        assert!(a.connect(ip("2001:db8:1:3::1")).is_ok(), "another /64");
+        assert_eq!(address_key(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
     }
 
     #[test]

@@ -156,7 +156,9 @@ pub struct Config {
     pub registrations_per_address_per_hour: u32,
 
     /// Password hashes computed at once, on worker threads of their own
-    /// that each reuse one ~19 MiB block; 0 means one per CPU core.
+    /// that each reuse one ~19 MiB block; 0 means one per CPU core. One
+    /// client address may have at most half of them (at least one) queued
+    /// or running at once.
     #[arg(long, env = "NATTER_HASH_WORKERS", default_value_t = 0)]
     pub hash_workers: usize,
 

@@ -49,7 +49,10 @@ impl Server {
             // Our own keep-alives keep a quiet but live client connected
             // whatever its settings; a dead one still times out.
             .keep_alive_interval(Some(idle / 3))
-            .max_concurrent_bidi_streams(VarInt::from_u32(1 + config.max_transfers))
+            // Only the control stream until a login succeeds (the session
+            // then grants the transfers): a stranger's connection cannot
+            // make the server buffer data on streams it will not read.
+            .max_concurrent_bidi_streams(VarInt::from_u32(1))
             .max_concurrent_uni_streams(VarInt::from_u32(0));
         let server_config = tls::server_config(identity, transport)?;
 
@@ -121,6 +124,16 @@ impl Server {
                     None => break,
                 },
             };
+            // An address is counted only once it has shown that it receives
+            // what is sent to it: a packet with a forged source address
+            // would otherwise take the places of the host it names (and a
+            // server-wide slot) until its handshake timed out.
+            if !incoming.remote_address_validated() {
+                if let Err(e) = incoming.retry() {
+                    e.into_incoming().refuse();
+                }
+                continue;
+            }
             // The per-address caps come first, so one address's refused
             // connections never take server-wide slots from others.
             let place = match self.ctx.admission.connect(incoming.remote_address().ip()) {

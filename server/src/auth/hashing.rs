@@ -3,7 +3,15 @@
 //! hash (so memory stays flat however many logins come), and a request that
 //! gets no worker within the wait is refused as busy. Database calls use
 //! tokio's blocking pool and never queue behind a hash.
+//!
+//! Each client address may have only a share of the workers' turns queued
+//! or running at once (half of them, at least one): a login that succeeds
+//! is not a guess and is not throttled, so without the share one address
+//! with an account of its own could keep the whole queue full and every
+//! other login would wait behind it until refused as busy.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +33,12 @@ pub struct Hasher {
     turns: Arc<Semaphore>,
     wait: Duration,
     workers: usize,
+    /// Turns one address may hold at once, queued or running.
+    per_address: usize,
+    /// Each address's share; an entry lives only while a request of that
+    /// address holds or waits for it, so the table never holds more
+    /// entries than there are connections.
+    shares: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
 }
 
 enum Work {
@@ -42,6 +56,29 @@ struct Job {
     reply: oneshot::Sender<Result<Done, Refusal>>,
     /// Released when the worker is done with the job.
     _turn: OwnedSemaphorePermit,
+    /// Its address's share, released after the turn.
+    _share: AddressTurn,
+}
+
+/// One of an address's turns; its table entry goes with the address's last.
+struct AddressTurn {
+    address: IpAddr,
+    shares: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for AddressTurn {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let mut shares = self.shares.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the table holds it: nobody from this address holds or waits.
+        if shares
+            .get(&self.address)
+            .is_some_and(|s| Arc::strong_count(s) == 1)
+        {
+            shares.remove(&self.address);
+        }
+    }
 }
 
 impl Hasher {
@@ -65,6 +102,8 @@ impl Hasher {
             turns: Arc::new(Semaphore::new(workers)),
             wait,
             workers,
+            per_address: (workers / 2).max(1),
+            shares: Arc::default(),
         })
     }
 
@@ -73,30 +112,52 @@ impl Hasher {
         self.workers
     }
 
-    /// Hashes a new password with argon2id and a random salt (PHC string).
-    pub async fn hash(&self, password: String) -> Result<String, Refusal> {
-        match self.run(Work::Hash(password)).await? {
+    /// Hashes a new password with argon2id and a random salt (PHC string),
+    /// for a client at `address`.
+    pub async fn hash(&self, address: IpAddr, password: String) -> Result<String, Refusal> {
+        match self.run(address, Work::Hash(password)).await? {
             Done::Hashed(hash) => Ok(hash),
             Done::Verified(_) => Err(Refusal::Internal),
         }
     }
 
-    /// Whether `password` matches a stored PHC hash.
-    pub async fn verify(&self, password: String, hash: String) -> Result<bool, Refusal> {
+    /// Whether `password`, sent from `address`, matches a stored PHC hash.
+    pub async fn verify(
+        &self,
+        address: IpAddr,
+        password: String,
+        hash: String,
+    ) -> Result<bool, Refusal> {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(false);
         }
-        match self.run(Work::Verify { password, hash }).await? {
+        match self.run(address, Work::Verify { password, hash }).await? {
             Done::Verified(ok) => Ok(ok),
             Done::Hashed(_) => Err(Refusal::Internal),
         }
     }
 
-    async fn run(&self, work: Work) -> Result<Done, Refusal> {
+    /// Waits (at most `wait` in all) for one of the address's turns, then
+    /// for a worker's, and runs `work`.
+    async fn run(&self, address: IpAddr, work: Work) -> Result<Done, Refusal> {
         let busy = || Refusal::Busy("too many logins at once: try again shortly".into());
+        let deadline = tokio::time::Instant::now() + self.wait;
+        // Built before waiting, so that any way out gives the share back.
+        let mut share = AddressTurn {
+            address: crate::admission::address_key(address),
+            shares: self.shares.clone(),
+            permit: None,
+        };
+        let mine = self.share(share.address);
+        share.permit = Some(
+            tokio::time::timeout_at(deadline, mine.acquire_owned())
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| Refusal::Internal)?,
+        );
         let turn = match self.turns.clone().try_acquire_owned() {
             Ok(turn) => turn,
-            Err(_) => tokio::time::timeout(self.wait, self.turns.clone().acquire_owned())
+            Err(_) => tokio::time::timeout_at(deadline, self.turns.clone().acquire_owned())
                 .await
                 .map_err(|_| busy())?
                 .map_err(|_| Refusal::Internal)?,
@@ -107,9 +168,19 @@ impl Hasher {
                 work,
                 reply,
                 _turn: turn,
+                _share: share,
             })
             .map_err(|_| Refusal::Internal)?;
         answer.await.map_err(|_| Refusal::Internal)?
+    }
+
+    /// The semaphore of `address`'s share, created with its first request.
+    fn share(&self, address: IpAddr) -> Arc<Semaphore> {
+        let mut shares = self.shares.lock().unwrap_or_else(|p| p.into_inner());
+        shares
+            .entry(address)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_address)))
+            .clone()
     }
 }
 
@@ -120,13 +191,22 @@ fn serve(queue: &Mutex<mpsc::Receiver<Job>>) {
     loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
         let Ok(job) = next else { return };
-        let done = match job.work {
+        let Job {
+            work,
+            reply,
+            _turn: turn,
+            _share: share,
+        } = job;
+        let done = match work {
             Work::Hash(password) => hash(password.as_bytes(), &mut memory).map(Done::Hashed),
             Work::Verify { password, hash } => {
                 verify(password.as_bytes(), &hash, &mut memory).map(Done::Verified)
             }
         };
-        let _ = job.reply.send(done);
+        // The turns go back before the answer, so whoever gets the answer
+        // may queue again at once.
+        drop((turn, share));
+        let _ = reply.send(done);
     }
 }
 
@@ -192,22 +272,35 @@ mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[tokio::test]
     async fn hashes_verify_only_the_right_password() {
         let pool = Hasher::new(1, Duration::from_secs(5)).unwrap();
-        let hash = pool.hash("correct horse".into()).await.unwrap();
+        let hash = pool
+            .hash(ip("10.0.0.1"), "correct horse".into())
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(pool
-            .verify("correct horse".into(), hash.clone())
+            .verify(ip("10.0.0.1"), "correct horse".into(), hash.clone())
             .await
             .unwrap());
-        assert!(!pool.verify("wrong horse".into(), hash).await.unwrap());
+        assert!(!pool
+            .verify(ip("10.0.0.1"), "wrong horse".into(), hash)
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn pool_hashes_are_standard_phc_both_ways() {
         let pool = Hasher::new(1, Duration::from_secs(5)).unwrap();
-        let ours = pool.hash("correct horse".into()).await.unwrap();
+        let ours = pool
+            .hash(ip("10.0.0.1"), "correct horse".into())
+            .await
+            .unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(Argon2::default()
             .verify_password(b"correct horse", &parsed)
@@ -217,7 +310,10 @@ mod tests {
             .hash_password(b"battery staple", &salt)
             .unwrap()
             .to_string();
-        assert!(pool.verify("battery staple".into(), theirs).await.unwrap());
+        assert!(pool
+            .verify(ip("10.0.0.1"), "battery staple".into(), theirs)
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
@@ -225,10 +321,35 @@ mod tests {
         let pool = Hasher::new(1, Duration::ZERO).unwrap();
         let held = pool.turns.clone().acquire_owned().await.unwrap();
         assert!(matches!(
-            pool.hash("correct horse".into()).await,
+            pool.hash(ip("10.0.0.1"), "correct horse".into()).await,
             Err(Refusal::Busy(_))
         ));
         drop(held);
-        assert!(pool.hash("correct horse".into()).await.is_ok());
+        assert!(pool
+            .hash(ip("10.0.0.1"), "correct horse".into())
+            .await
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_address_gets_only_its_share_of_the_workers() {
+        let pool = Hasher::new(2, Duration::ZERO).unwrap();
+        assert_eq!(pool.per_address, 1);
+        let held = pool.share(ip("10.0.0.1")).acquire_owned().await.unwrap();
+        assert!(matches!(
+            pool.hash(ip("::ffff:10.0.0.1"), "correct horse".into())
+                .await,
+            Err(Refusal::Busy(_))
+        ));
+        assert!(pool
+            .hash(ip("10.0.0.2"), "correct horse".into())
+            .await
+            .is_ok());
+        drop(held);
+        assert!(pool
+            .hash(ip("10.0.0.1"), "correct horse".into())
+            .await
+            .is_ok());
+        assert!(pool.shares.lock().unwrap().is_empty(), "entries go");
     }
 }

@@ -31,8 +31,9 @@ pub async fn register(
     {
         return Err(Refusal::NameTaken(name.to_string()));
     }
-    let sign_up = ctx.sign_ups.reserve(remote.ip().to_canonical())?;
-    let hash = match ctx.hasher.hash(password).await {
+    let ip = crate::admission::address_key(remote.ip());
+    let sign_up = ctx.sign_ups.reserve(ip)?;
+    let hash = match ctx.hasher.hash(ip, password).await {
         Ok(hash) => hash,
         Err(refusal) => {
             ctx.sign_ups.refund(sign_up);
@@ -75,7 +76,7 @@ pub async fn login(
     remote: SocketAddr,
 ) -> Result<Account, Refusal> {
     let name = super::check_name(name)?;
-    let ip = remote.ip().to_canonical();
+    let ip = crate::admission::address_key(remote.ip());
     let key = name.clone();
     let account = ctx
         .store
@@ -100,7 +101,7 @@ pub async fn login(
     let attempt = ctx.throttle.reserve(Some(id), ip, origin)?;
     match ctx
         .hasher
-        .verify(password, account.password_hash.clone())
+        .verify(ip, password, account.password_hash.clone())
         .await
     {
         Ok(true) => {

@@ -162,6 +162,7 @@ async fn run(
         },
     };
     place.authenticated();
+    grant_transfers(ctx, connection);
     tracing::Span::current().record("user", login.account.name.as_str());
     info!("logged in");
 
@@ -195,6 +196,12 @@ fn kicked(kick: &Kick) -> Close {
 
 fn too_slow() -> Close {
     Close::new(close::TOO_SLOW, "too slow: reconnect to catch up")
+}
+
+/// Lets a logged-in client open its transfer streams: until now only the
+/// control stream was allowed (see the listener's transport settings).
+fn grant_transfers(ctx: &Context, connection: &quinn::Connection) {
+    connection.set_max_concurrent_bi_streams(VarInt::from_u32(1 + ctx.config.max_transfers));
 }
 
 /// Writes one frame; a client that does not read for [`WRITE_TIMEOUT`] is

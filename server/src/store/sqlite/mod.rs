@@ -78,6 +78,9 @@ CREATE TABLE IF NOT EXISTS partials (
 CREATE INDEX IF NOT EXISTS message_media_by_hash ON message_media(hash);
 CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages(recipient_id, id);
 CREATE INDEX IF NOT EXISTS messages_by_sender ON messages(sender_id, id);
+-- A private conversation's pages: without it, every message either person
+-- ever sent was read to find the few between them.
+CREATE INDEX IF NOT EXISTS messages_by_pair ON messages(sender_id, recipient_id, id);
 ";
 
 /// SQLite-backed [`Store`].
