@@ -1,7 +1,8 @@
 //! A hostile user against the server's receive buffers: bytes the server
-//! has not read yet must stay within one connection-wide window, however
-//! many streams carry them. Raw transfer streams: the client library never
-//! writes before the server asks.
+//! will never read must be refused at once, and bytes it has not read yet
+//! must stay within one connection-wide window, however many streams carry
+//! them. Raw transfer streams: the client library never writes after a
+//! header nor before the server asks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,11 +11,20 @@ use std::time::Duration;
 use natter_common::codec::write_frame;
 use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
 use natter_common::BlobHash;
-use natter_server::listener::RECEIVE_WINDOW;
-use natter_tests::raw::{open_transfer, RawPeer};
+use natter_server::listener::{RECEIVE_WINDOW, STREAM_RECEIVE_WINDOW};
+use natter_tests::raw::{open_transfer, transfer_reply, RawPeer};
 use natter_tests::*;
 
 const MIB: u64 = 1 << 20;
+
+/// `size` deterministic bytes for `seed` and their hash.
+fn content(size: u64, seed: &str) -> (Vec<u8>, BlobHash) {
+    let mut bytes = vec![0u8; size as usize];
+    let mut xof = blake3::Hasher::new().update(seed.as_bytes()).finalize_xof();
+    xof.fill(&mut bytes);
+    let hash = BlobHash(*blake3::hash(&bytes).as_bytes());
+    (bytes, hash)
+}
 
 fn put(hash: BlobHash, size: u64) -> TransferHeader {
     TransferHeader::Put {
@@ -30,6 +40,58 @@ async fn raw_user(server: &TestServer, name: &str) -> RawPeer {
         .await
         .expect("register");
     RawPeer::login(server.addr, name, PASSWORD).await
+}
+
+#[tokio::test]
+async fn junk_written_after_a_get_header_is_refused_with_a_stop_not_buffered() {
+    // Long enough that nothing in the server gives up on the stalled
+    // download (which would drop the stream, and stop it that way) while
+    // the test waits.
+    let server = TestServer::start_with(|c| c.idle_timeout_secs = 300).await;
+    let peer = raw_user(&server, "gina").await;
+
+    // A blob gina may fetch, larger than what her connection accepts before
+    // she reads, so the server's download stays busy writing.
+    let size = 8 * MIB;
+    let (bytes, hash) = content(size, "windows-get");
+    let (mut send, mut recv, reply) = open_transfer(&peer.connection, &put(hash, size)).await;
+    assert_eq!(reply, TransferReply::SendFrom { offset: 0 });
+    send.write_all(&bytes).await.unwrap();
+    send.finish().unwrap();
+    assert_eq!(transfer_reply(&mut recv).await, TransferReply::Stored);
+
+    // A Get, and then junk where nothing more belongs; she never reads the
+    // download.
+    let (mut send, _unread) = within("a transfer stream", peer.connection.open_bi())
+        .await
+        .unwrap();
+    let header = TransferHeader::Get {
+        kind: MediaKind::File,
+        hash,
+        offset: 0,
+    };
+    write_frame(&mut send, &header).await.unwrap();
+    let junk = vec![0x5a_u8; 64 * 1024];
+    let mut accepted = 0u64;
+    let refused = within("the server to stop reading the Get", async {
+        loop {
+            match send.write(&junk).await {
+                Ok(n) => accepted += n as u64,
+                Err(e) => return e,
+            }
+        }
+    })
+    .await;
+    assert!(
+        matches!(refused, quinn::WriteError::Stopped(code) if code == quinn::VarInt::from_u32(0)),
+        "the junk should be refused by a stop with code 0, got {refused:?}"
+    );
+    // Whatever was written before the stop arrived fit one stream window;
+    // the server let it go with the stop.
+    assert!(
+        accepted <= u64::from(STREAM_RECEIVE_WINDOW),
+        "{accepted} bytes of junk accepted"
+    );
 }
 
 #[tokio::test]
