@@ -22,6 +22,19 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::Blocking;
 use crate::{tls, Endpoint};
 
+/// Bytes one connection may have sent to the server that the server has not
+/// read yet, all its streams together (QUIC connection flow control,
+/// `initial_max_data`). Streams waiting for an upload turn or for their
+/// header cannot make the server buffer more than this per connection.
+pub const RECEIVE_WINDOW: u32 = 2 << 20;
+/// The same for one stream (`initial_max_stream_data_*`): enough for one
+/// upload at full speed, so a single transfer never waits on the window.
+pub const STREAM_RECEIVE_WINDOW: u32 = 1 << 20;
+/// Bytes the server sends on one connection before the peer acknowledges
+/// them (history pages, downloads): what a client that stops acknowledging
+/// can make the server hold.
+pub const SEND_WINDOW: u64 = 2 << 20;
+
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     endpoint: quinn::Endpoint,
@@ -53,7 +66,14 @@ impl Server {
             // then grants the transfers): a stranger's connection cannot
             // make the server buffer data on streams it will not read.
             .max_concurrent_bidi_streams(VarInt::from_u32(1))
-            .max_concurrent_uni_streams(VarInt::from_u32(0));
+            .max_concurrent_uni_streams(VarInt::from_u32(0))
+            // quinn's defaults would let one connection make the server hold
+            // ~11 MB it has not read (1.25 MB on each of its streams, with
+            // no connection-wide cap) and ~10 MB it sent but that was not
+            // acknowledged: bound both per connection.
+            .receive_window(VarInt::from_u32(RECEIVE_WINDOW))
+            .stream_receive_window(VarInt::from_u32(STREAM_RECEIVE_WINDOW))
+            .send_window(SEND_WINDOW);
         let server_config = tls::server_config(identity, transport)?;
 
         let db_path = data_dir.join("natter.db");

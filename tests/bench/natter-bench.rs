@@ -8,7 +8,8 @@
 //! Natter must). Every upload runs beside a round-trip probe sent every
 //! 10 ms at a higher stream priority on the same connection: Natter's chat
 //! ping, or an echo stream for bare quinn (what the transport alone gives).
-//! The same probes run idle first. Prints one JSON line: medians over
+//! The same probes run idle first. After each upload the client library
+//! downloads the blob back, timed alone (`natter_download_mib_s`). Prints one JSON line: medians over
 //! rounds, ratios to the baselines, latency percentiles, CPU seconds per
 //! GiB on each side, and the peak RSS of server and client.
 //! `--pace-mib-s N` caps Natter's uploads at N MiB/s, to show what chat
@@ -511,7 +512,7 @@ async fn transfer(
     };
 
     let (mut natter_runs, mut bare_runs, mut durable_runs) = (Vec::new(), Vec::new(), Vec::new());
-    let mut hash_rates = Vec::new();
+    let (mut hash_rates, mut download_rates) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         stamp(&file, round)?;
         for (sink, runs) in [
@@ -554,10 +555,24 @@ async fn transfer(
         let (run, probe) = measured(&server_pid, natter_probe, upload).await?;
         natter_probe = probe;
         natter_runs.push(run);
+        // The other direction: the same blob fetched back, timed alone.
+        let fetching = Instant::now();
+        let fetched = media::Fetch {
+            kind: MediaKind::File,
+            hash,
+            size: Some(size),
+            partial: dir.join(format!("download-{round}.part")),
+            target: dir.join(format!("download-{round}.bin")),
+        }
+        .run(&connection, &cancel, |_, _, _| {})
+        .await?;
+        download_rates.push(size as f64 / MIB / fetching.elapsed().as_secs_f64());
+        std::fs::remove_file(&fetched)?;
         eprintln!(
-            "round {}: natter {:.0} MiB/s, bare quinn {:.0} MiB/s, bare quinn to disk {:.0} MiB/s",
+            "round {}: natter {:.0} MiB/s (download {:.0} MiB/s), bare quinn {:.0} MiB/s, bare quinn to disk {:.0} MiB/s",
             round + 1,
             natter_runs[round].mib_s,
+            download_rates[round],
             bare_runs[round].mib_s,
             durable_runs[round].mib_s,
         );
@@ -585,6 +600,7 @@ async fn transfer(
         "rounds": rounds,
         "natter_pace_mib_s": pace_mib_s,
         "natter_mib_s": rounded(natter.mib_s, 1),
+        "natter_download_mib_s": rounded(median(&mut download_rates), 1),
         "bare_quinn_mib_s": rounded(bare.mib_s, 1),
         "ratio_to_bare": rounded(natter.mib_s / bare.mib_s, 3),
         "target_ratio": 0.9,

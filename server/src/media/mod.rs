@@ -40,6 +40,9 @@ const MAX_HEADER_BYTES: u32 = 4096;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Stream error code when a transfer is abandoned for breaking the protocol.
 pub(crate) const TRANSFER_ABORTED: u32 = 1;
+/// Stream error code when the server has read all it will read of a
+/// transfer's request (after a `Get` header).
+pub(crate) const DONE_READING: u32 = 0;
 
 /// Serves one transfer stream opened by a logged-in user.
 pub async fn serve(ctx: &Context, account: &Account, mut send: SendStream, mut recv: RecvStream) {
@@ -71,6 +74,10 @@ pub async fn serve(ctx: &Context, account: &Account, mut send: SendStream, mut r
             put::put(ctx, account, kind, hash, size, &mut send, &mut recv).await
         }
         TransferHeader::Get { hash, offset, .. } => {
+            // Nothing belongs after a Get's header: refuse more at once
+            // rather than let it sit unread in the stream's buffer for the
+            // whole download.
+            let _ = recv.stop(VarInt::from_u32(DONE_READING));
             get::get(ctx, account, hash, offset, &mut send).await
         }
     };
