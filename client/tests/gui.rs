@@ -47,10 +47,12 @@ const PASSWORD: &str = "correct horse battery";
 const PATIENCE: Duration = Duration::from_secs(45);
 /// How often a condition is checked again.
 const POLL: Duration = Duration::from_millis(100);
+/// How long an idle window's CPU use is measured for.
+const IDLE_WINDOW: Duration = Duration::from_secs(4);
 /// The tools the test drives the windows with.
-const TOOLS: [&str; 3] = ["Xvfb", "xdotool", "xclip"];
+const TOOLS: [&str; 4] = ["Xvfb", "xdotool", "xclip", "xprop"];
 const PACKAGES: &str = "xvfb xauth libxkbcommon0 libxi6 libgl1 libegl1 xdotool imagemagick \
-                        fonts-wqy-microhei xclip";
+                        fonts-wqy-microhei xclip x11-utils";
 
 const GROUP_HELLO: &str = "Hello bob, hello everyone!";
 const GROUP_CHINESE: &str = "大家好，今天中午一起吃饭吗？";
@@ -132,6 +134,7 @@ fn two_gui_clients_chat_under_xvfb() {
     alice.wait_for("alice logged in", |d| {
         (d["screen"] == "chat" && d["me"] == "alice" && d["connection"] == "online").then_some(())
     });
+    alice.wait_for_title("natter — alice → group");
 
     // bob: creates his account in the register mode and trusts the server
     // when the first-connection prompt asks.
@@ -222,6 +225,7 @@ fn two_gui_clients_chat_under_xvfb() {
     bob.wait_for("the conversation with alice selected", |d| {
         (d["selected"] == "@alice").then_some(())
     });
+    bob.wait_for_title("natter — bob → alice");
     bob.click("composer");
     bob.type_text(PRIVATE_TEXT);
     bob.key("Return");
@@ -237,6 +241,7 @@ fn two_gui_clients_chat_under_xvfb() {
         }
         private
     });
+    alice.wait_for_title("natter — alice → group (1 unread)");
     bob.click("conversation:group");
     bob.wait_for("the group selected", |d| {
         (d["selected"] == "group").then_some(())
@@ -323,6 +328,9 @@ fn two_gui_clients_chat_under_xvfb() {
         (!names(&d["online"]).contains(&"bob".to_owned())).then_some(())
     });
     runtime.block_on(left(&mut carol_events, "bob"));
+
+    // Left alone, alice's window sleeps (it drew 5 frames a second once).
+    alice.wait_until_idle(1.0);
 
     // alice closes her window: she logs out and the program ends well.
     let status = alice.close();
@@ -468,10 +476,12 @@ impl Gui {
             shot,
             log,
         };
+        // natter marks its window with its pid (_NET_WM_PID).
+        let pid = gui.child.id().to_string();
         let deadline = Instant::now() + PATIENCE;
         gui.window = loop {
             gui.assert_running();
-            let found = xdotool_output(&gui.display, &["search", "--name", "^natter$"]);
+            let found = xdotool_output(&gui.display, &["search", "--pid", &pid]);
             if let Some(w) = found
                 .lines()
                 .filter_map(|l| l.trim().parse::<u32>().ok())
@@ -491,6 +501,65 @@ impl Gui {
             "20",
         ]);
         gui
+    }
+
+    /// The window's title as the window manager reads it
+    /// (`_NET_WM_NAME`, and `WM_NAME` for older ones), through `xprop`.
+    fn titles(&self) -> Option<(String, String)> {
+        let out = Command::new("xprop")
+            .env("DISPLAY", &self.display)
+            .env("LC_ALL", "C.UTF-8")
+            .args(["-id", &self.window.to_string(), "_NET_WM_NAME", "WM_NAME"])
+            .output()
+            .expect("run xprop");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}(")))
+                .and_then(|l| l.split_once(" = "))
+                .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        };
+        Some((value("_NET_WM_NAME")?, value("WM_NAME")?))
+    }
+
+    /// Waits until the window is called `title`.
+    fn wait_for_title(&mut self, title: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let titles = self.titles();
+            if titles == Some((title.to_owned(), title.to_owned())) {
+                return;
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{}: the window title stayed {titles:?}, not {title:?}",
+                self.name
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the program has used less than `percent` of a core
+    /// over a [`IDLE_WINDOW`] with no input: an idle window sleeps.
+    fn wait_until_idle(&mut self, percent: f64) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = f64::NAN;
+        while Instant::now() < deadline {
+            self.assert_running();
+            let before = cpu_secs(self.child.id());
+            let started = Instant::now();
+            std::thread::sleep(IDLE_WINDOW);
+            let used = cpu_secs(self.child.id()) - before;
+            last = used / started.elapsed().as_secs_f64() * 100.0;
+            if last < percent {
+                return;
+            }
+        }
+        panic!(
+            "{}: an idle window still uses {last:.1}% of a core",
+            self.name
+        );
     }
 
     /// Panics (with the program's log) if it has exited.
@@ -907,6 +976,19 @@ fn make_picture(path: &Path) {
         image::Rgb(rgb.map(|c: f32| c.clamp(0.0, 255.0) as u8))
     });
     picture.save(path).expect("write the picture");
+}
+
+/// CPU seconds (user + system) process `pid` used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("process stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 /// Whether `tool` is an executable on `PATH`.

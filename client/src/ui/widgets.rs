@@ -80,6 +80,9 @@ enum Raw {
 pub struct InputCollector {
     subscriber: usize,
     queue: std::collections::VecDeque<Raw>,
+    /// Where the last motion event put the pointer: a motion to the same
+    /// place (how a sleeping window is woken) is no input.
+    pointer: Option<(f32, f32)>,
 }
 
 impl std::fmt::Debug for InputCollector {
@@ -95,6 +98,7 @@ impl InputCollector {
         Self {
             subscriber: macroquad::input::utils::register_input_subscriber(),
             queue: std::collections::VecDeque::new(),
+            pointer: None,
         }
     }
 
@@ -182,7 +186,10 @@ impl EventHandler for InputCollector {
         self.queue.push_back(Raw::Wheel(y));
     }
 
-    fn mouse_motion_event(&mut self, _x: f32, _y: f32) {
+    fn mouse_motion_event(&mut self, x: f32, y: f32) {
+        if self.pointer.replace((x, y)) == Some((x, y)) {
+            return;
+        }
         if self.queue.back() != Some(&Raw::Moved) {
             self.queue.push_back(Raw::Moved);
         }
@@ -620,7 +627,20 @@ pub fn text_field(
 
 /// The caret's blink: on for 0.6 s, off for 0.4 s.
 pub fn caret_visible(now: f64) -> bool {
-    now.fract() < 0.6
+    now.fract() < CARET_ON_FRACTION
+}
+
+/// The part of each second the caret is shown.
+const CARET_ON_FRACTION: f64 = 0.6;
+
+/// When the caret next turns on or off.
+pub fn next_caret_blink(now: f64) -> f64 {
+    let second = now.floor();
+    if now.fract() < CARET_ON_FRACTION {
+        second + CARET_ON_FRACTION
+    } else {
+        second + 1.0
+    }
 }
 
 /// The clipboard's text, cleaned for a field: line ends normalised, tabs
