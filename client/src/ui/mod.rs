@@ -355,7 +355,9 @@ impl FrameDriver {
         dt: f32,
         activity: bool,
     ) -> Vec<Intent> {
-        if input.any() {
+        // Typing and clicking restart the caret's blink; a pointer moving
+        // over the window does not (it would keep an idle window drawing).
+        if !input.keys.is_empty() || input.clicked {
             self.last_input = now;
         }
         let activity = activity | views.chat.pictures.pump() | input.any();

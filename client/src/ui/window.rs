@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use crate::app::wake::Wakeup;
 
 /// The longest an idle window sleeps.
-pub const HEARTBEAT: Duration = Duration::from_secs(2);
+pub const HEARTBEAT: Duration = Duration::from_secs(3);
 /// How soon a wake-up no frame answered is sent again.
-pub const RETRY: Duration = Duration::from_millis(25);
+pub const RETRY: Duration = Duration::from_millis(100);
 
 /// What the alarm thread hears.
 #[derive(Debug, Clone, Copy)]
