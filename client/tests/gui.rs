@@ -56,6 +56,9 @@ const PACKAGES: &str = "xvfb xauth libxkbcommon0 libxi6 libgl1 libegl1 xdotool i
 
 const GROUP_HELLO: &str = "Hello bob, hello everyone!";
 const GROUP_CHINESE: &str = "大家好，今天中午一起吃饭吗？";
+/// Chinese, a symbol with an emoji variation selector, and an emoji: three
+/// fonts of the fallback chain on one line.
+const MIXED: &str = "周末去爬山吗 ⛰️ 😀";
 const CAROL_REPLY: &str = "Count me in — 我也去！";
 const BOB_REPLY: &str = "Hi alice! Noon works for me.";
 const PRIVATE_TEXT: &str = "psst alice, this one is just for you";
@@ -207,6 +210,15 @@ fn two_gui_clients_chat_under_xvfb() {
             m["from"] == "alice" && m["text"] == GROUP_CHINESE
         })
     });
+    alice.paste(MIXED);
+    alice.wait_for("the mixed line in the composer", |d| {
+        (d["composer"] == MIXED).then_some(())
+    });
+    alice.key("Return");
+    bob.wait_for("alice's mixed line at bob's", |d| {
+        find_message(d, "group", |m| m["from"] == "alice" && m["text"] == MIXED)
+    });
+    bob.screenshot(&shots.join("mixed-text.png"));
     carol
         .send(Recipient::Everyone, Content::Text(CAROL_REPLY.into()))
         .expect("carol sends");
@@ -365,6 +377,7 @@ fn two_gui_clients_chat_under_xvfb() {
         let text = |t: &'static str| move |c: &Content| *c == Content::Text(t.into());
         assert!(has(&group, "alice", &text(GROUP_HELLO)), "{group:#?}");
         assert!(has(&group, "alice", &text(GROUP_CHINESE)), "{group:#?}");
+        assert!(has(&group, "alice", &text(MIXED)), "{group:#?}");
         assert!(has(&group, "carol", &text(CAROL_REPLY)), "{group:#?}");
         assert!(has(&group, "bob", &text(BOB_REPLY)), "{group:#?}");
         assert!(

@@ -19,6 +19,7 @@ pub mod cache_browser;
 pub mod chat;
 pub mod emoji;
 pub mod fonts;
+pub mod glyphs;
 pub mod login;
 pub mod media;
 pub mod theme;
