@@ -50,9 +50,17 @@ const POLL: Duration = Duration::from_millis(100);
 /// How long an idle window's CPU use is measured for.
 const IDLE_WINDOW: Duration = Duration::from_secs(4);
 /// The tools the test drives the windows with.
-const TOOLS: [&str; 4] = ["Xvfb", "xdotool", "xclip", "xprop"];
+const TOOLS: [&str; 7] = [
+    "Xvfb",
+    "xdotool",
+    "xclip",
+    "xprop",
+    "dbus-run-session",
+    "ibus-daemon",
+    "ibus",
+];
 const PACKAGES: &str = "xvfb xauth libxkbcommon0 libxi6 libgl1 libegl1 xdotool imagemagick \
-                        fonts-wqy-microhei xclip x11-utils";
+                        fonts-wqy-microhei xclip x11-utils dbus-daemon ibus ibus-libpinyin";
 
 const GROUP_HELLO: &str = "Hello bob, hello everyone!";
 const GROUP_CHINESE: &str = "大家好，今天中午一起吃饭吗？";
@@ -128,7 +136,17 @@ fn two_gui_clients_chat_under_xvfb() {
         known_server_line(&server, &endpoint.fingerprint) + "\n",
     )
     .expect("known servers file");
-    let mut alice = Gui::launch("alice", &xvfb, work.path(), &server, &alice_known, &[]);
+    // alice types through a real IBus (English until the pinyin step).
+    let ibus = Ibus::start(&xvfb, work.path());
+    let mut alice = Gui::launch(
+        "alice",
+        &xvfb,
+        work.path(),
+        &server,
+        &alice_known,
+        &[],
+        &[("IBUS_ADDRESS", ibus.address.as_str())],
+    );
     alice.wait_for("the login form", |d| {
         (d["screen"] == "login" && layout(d, "login_button").is_some()).then_some(())
     });
@@ -149,6 +167,7 @@ fn two_gui_clients_chat_under_xvfb() {
         &server,
         &bob_known,
         &[alice.window],
+        &[],
     );
     bob.wait_for("the login form", |d| {
         (d["screen"] == "login" && layout(d, "register_link").is_some()).then_some(())
@@ -210,6 +229,20 @@ fn two_gui_clients_chat_under_xvfb() {
             m["from"] == "alice" && m["text"] == GROUP_CHINESE
         })
     });
+    // Chinese typed with the pinyin input method: n i h a o, then space
+    // picks the first candidate.
+    ibus.engine("libpinyin");
+    alice.click("composer");
+    alice.type_text("nihao");
+    alice.key("space");
+    alice.wait_for("你好 committed into the composer", |d| {
+        (d["composer"] == "你好").then_some(())
+    });
+    alice.key("Return");
+    bob.wait_for("alice's typed Chinese at bob's", |d| {
+        find_message(d, "group", |m| m["from"] == "alice" && m["text"] == "你好")
+    });
+    ibus.engine("xkb:us::eng");
     alice.paste(MIXED);
     alice.wait_for("the mixed line in the composer", |d| {
         (d["composer"] == MIXED).then_some(())
@@ -378,6 +411,7 @@ fn two_gui_clients_chat_under_xvfb() {
         assert!(has(&group, "alice", &text(GROUP_HELLO)), "{group:#?}");
         assert!(has(&group, "alice", &text(GROUP_CHINESE)), "{group:#?}");
         assert!(has(&group, "alice", &text(MIXED)), "{group:#?}");
+        assert!(has(&group, "alice", &text("你好")), "{group:#?}");
         assert!(has(&group, "carol", &text(CAROL_REPLY)), "{group:#?}");
         assert!(has(&group, "bob", &text(BOB_REPLY)), "{group:#?}");
         assert!(
@@ -443,6 +477,7 @@ impl Gui {
         server: &str,
         known_servers: &Path,
         others: &[u32],
+        env: &[(&str, &str)],
     ) -> Gui {
         let home = work.join(format!("{name}-home"));
         std::fs::create_dir_all(&home).expect("home dir");
@@ -475,6 +510,7 @@ impl Gui {
             .env("NATTER_STATE_DUMP_AUTO", "1")
             .env("NATTER_SCREENSHOT", &shot)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -762,6 +798,104 @@ impl Drop for Gui {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A real IBus with the pinyin engine on a private session bus, stopped
+/// when dropped.
+struct Ibus {
+    child: Child,
+    env: Vec<(String, String)>,
+    address: String,
+}
+
+impl Ibus {
+    fn start(xvfb: &Xvfb, work: &Path) -> Ibus {
+        let home = work.join("ibus-home");
+        std::fs::create_dir_all(&home).expect("ibus home");
+        let env = vec![
+            ("DISPLAY".to_owned(), format!(":{}", xvfb.display)),
+            ("HOME".to_owned(), home.display().to_string()),
+            (
+                "XDG_CONFIG_HOME".to_owned(),
+                home.join("config").display().to_string(),
+            ),
+            (
+                "XDG_CACHE_HOME".to_owned(),
+                home.join("cache").display().to_string(),
+            ),
+        ];
+        let log = std::fs::File::create(work.join("ibus.log")).expect("ibus log");
+        let child = Command::new("dbus-run-session")
+            .args([
+                "--",
+                "ibus-daemon",
+                "--replace",
+                "--panel=disable",
+                "--xim=false",
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("ibus log"))
+            .stderr(log)
+            .spawn()
+            .expect("start ibus-daemon");
+        let mut ibus = Ibus {
+            child,
+            env,
+            address: String::new(),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        ibus.address = loop {
+            let out = ibus.ibus(&["address"]);
+            if out.status.success() {
+                let address = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                if address.starts_with("unix:") {
+                    break address;
+                }
+            }
+            assert!(Instant::now() < deadline, "ibus-daemon never answered");
+            std::thread::sleep(POLL);
+        };
+        ibus
+    }
+
+    fn ibus(&self, args: &[&str]) -> std::process::Output {
+        let mut ibus = Command::new("ibus");
+        ibus.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        if !self.address.is_empty() {
+            ibus.env("IBUS_ADDRESS", &self.address);
+        }
+        ibus.output().expect("run ibus")
+    }
+
+    /// Switches the input method's engine, and waits until it says so.
+    fn engine(&self, name: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let _ = self.ibus(&["engine", name]);
+            let now = self.ibus(&["engine"]);
+            if String::from_utf8_lossy(&now.stdout).trim() == name {
+                return;
+            }
+            assert!(Instant::now() < deadline, "ibus never took engine {name}");
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Ibus {
+    fn drop(&mut self) {
+        let _ = self.ibus(&["exit"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(POLL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -20,6 +20,8 @@ pub mod chat;
 pub mod emoji;
 pub mod fonts;
 pub mod glyphs;
+#[cfg(target_os = "linux")]
+pub mod ime;
 pub mod login;
 pub mod media;
 pub mod theme;
@@ -146,6 +148,8 @@ pub struct Views {
     /// Where the last drawn frame put the named controls; `Some` only when
     /// a state dump will report them.
     pub controls: Option<DrawnControls>,
+    /// What the input method is composing, and its cursor.
+    pub preedit: Option<(String, usize)>,
 }
 
 /// Draws one frame of whatever screen the state names; returns the
@@ -161,6 +165,7 @@ pub fn draw_frame(
 ) -> (Vec<Intent>, bool) {
     let mut ui = Ui::new(fonts, input, now, dt);
     ui.caret_on = caret_on;
+    ui.preedit = views.preedit.clone();
     ui.controls = views.controls.take().map(|mut c| {
         c.clear();
         c
@@ -194,6 +199,8 @@ pub async fn run(hooks: Hooks) {
     let mut fonts = Fonts::start();
     let wakeup = Wakeup::default();
     let mut link = WindowLink::start(wakeup.clone());
+    #[cfg(target_os = "linux")]
+    let mut ime = ime::Ime::start(wakeup.clone());
     let network = match Network::start(NetOptions::from_env(), wakeup) {
         Ok(network) => network,
         Err(e) => {
@@ -217,7 +224,8 @@ pub async fn run(hooks: Hooks) {
         let now = get_time();
         let dt = ((now - last_time) as f32).clamp(0.0, 0.25);
         last_time = now;
-        let frame = input.collect();
+        #[allow(unused_mut)]
+        let mut frame = input.collect();
 
         link.poll();
         if !fonts.ready() {
@@ -231,6 +239,10 @@ pub async fn run(hooks: Hooks) {
 
         // What the network reported (and input left for the next frame).
         let mut activity = input.pending();
+        #[cfg(target_os = "linux")]
+        if let Some(ime) = &mut ime {
+            activity |= route_keys(ime, &mut frame, &mut state, &network, &mut views);
+        }
         let mut dump_now = false;
         while let Some(event) = network.try_recv() {
             activity = true;
@@ -558,6 +570,55 @@ fn pace(frame_started: &mut Instant, interval: Duration) {
         std::thread::sleep(interval - elapsed);
     }
     *frame_started = Instant::now();
+}
+
+/// Gives the composer's keys to the input method first: what it said since
+/// the last frame is applied (commits inserted, keys it passed back put
+/// before this frame's), then this frame's keys that it wants are sent.
+/// Returns whether anything changed.
+#[cfg(target_os = "linux")]
+fn route_keys(
+    ime: &mut ime::Ime,
+    frame: &mut FrameInput,
+    state: &mut AppState,
+    network: &Network,
+    views: &mut Views,
+) -> bool {
+    use crate::app::intent::{Edit, Field};
+    let mut changed = false;
+    let mut passed = Vec::new();
+    while let Some(event) = ime.next_event() {
+        changed = true;
+        match event {
+            ime::ImeEvent::Pass(key) => passed.push(key),
+            ime::ImeEvent::Commit(text) => {
+                let edit = Intent::Edit {
+                    field: Field::Composer,
+                    edit: Edit::Insert(text),
+                };
+                for command in state.handle(edit) {
+                    dispatch(command, network, views);
+                }
+            }
+            ime::ImeEvent::Consumed | ime::ImeEvent::Preedit { .. } => {}
+        }
+    }
+    views.preedit = ime.preedit.clone();
+    let composing = state.screen == Screen::Chat
+        && state.composer_focused
+        && state.share_sheet.is_none()
+        && state.overlay.is_none();
+    let keys = std::mem::take(&mut frame.keys);
+    for key in keys {
+        if composing && ime.ready() && ime.wants(&key) {
+            ime.send(key);
+            changed = true;
+        } else {
+            passed.push(key);
+        }
+    }
+    frame.keys = passed;
+    changed
 }
 
 /// Routes a command: the file dialog is the frame loop's, the rest goes to

@@ -236,6 +236,9 @@ pub struct Ui<'a> {
     pub caret_on: bool,
     /// Where the named controls were drawn, when a state dump wants them.
     pub controls: Option<DrawnControls>,
+    /// What the input method is composing (and its cursor, in chars):
+    /// drawn at the composer's caret.
+    pub preedit: Option<(String, usize)>,
 }
 
 impl<'a> Ui<'a> {
@@ -252,6 +255,7 @@ impl<'a> Ui<'a> {
             click_used: false,
             caret_on: true,
             controls: None,
+            preedit: None,
         }
     }
 
@@ -538,7 +542,15 @@ pub fn text_field(
             }
         }
     }
-    if focused && ui.caret_on {
+    let preedit = ui
+        .preedit
+        .clone()
+        .filter(|_| focused && field == Field::Composer);
+    if let Some((text, cursor)) = preedit {
+        let y = top + (caret_line - first_line) as f32 * line_h;
+        let x = r.x + pad + caret_x_full - scroll_x;
+        draw_preedit(ui, &text, cursor, vec2(x, y), line_h, size);
+    } else if focused && ui.caret_on {
         let y = top + (caret_line - first_line) as f32 * line_h;
         let x = r.x + pad + caret_x_full - scroll_x;
         draw_rectangle(
@@ -623,6 +635,25 @@ pub fn text_field(
         }
     }
     action
+}
+
+/// The input method's text being composed, at the caret (`at`: the top
+/// of its line): on the field's colour, underlined, with its own cursor.
+fn draw_preedit(ui: &Ui, text: &str, cursor: usize, at: Vec2, line_h: f32, size: f32) {
+    let w = ui.fonts.width(text, size);
+    draw_rectangle(at.x, at.y, w + 2.0, line_h, theme::FIELD);
+    ui.fonts
+        .draw_centred_v(text, at.x, at.y, line_h, size, theme::TEXT);
+    draw_rectangle(at.x, at.y + line_h * 0.86, w, 1.5, theme::ACCENT);
+    let head: String = text.chars().take(cursor).collect();
+    let cx = at.x + ui.fonts.width(&head, size);
+    draw_rectangle(
+        cx.round(),
+        at.y + line_h * 0.18,
+        1.5,
+        line_h * 0.64,
+        theme::ACCENT,
+    );
 }
 
 /// The caret's blink: on for 0.6 s, off for 0.4 s.
