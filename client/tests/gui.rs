@@ -234,6 +234,12 @@ fn two_gui_clients_chat_under_xvfb() {
     ibus.engine("libpinyin");
     alice.click("composer");
     alice.type_text("nihao");
+    // libpinyin shows its best conversion as it goes (n: 年, ni: 你...).
+    alice.wait_for("nihao being composed at the caret", |d| {
+        let p = d["preedit"].as_str()?;
+        (p.contains('好') || p.contains("hao")).then_some(())
+    });
+    alice.screenshot(&shots.join("ime-preedit.png"));
     alice.key("space");
     alice.wait_for("你好 committed into the composer", |d| {
         (d["composer"] == "你好").then_some(())

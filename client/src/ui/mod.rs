@@ -285,7 +285,8 @@ pub async fn run(hooks: Hooks) {
         }
         if frame.key_pressed(KeyCode::F12) || dump_now {
             if let Some(path) = &hooks.state_dump {
-                if let Err(e) = hooks::write_dump(&state, views.controls.as_ref(), path) {
+                let preedit = views.preedit.as_ref().map(|(text, _)| text.as_str());
+                if let Err(e) = hooks::write_dump(&state, views.controls.as_ref(), preedit, path) {
                     tracing::warn!(error = %e, "state dump failed");
                 }
             }

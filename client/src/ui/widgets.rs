@@ -503,7 +503,8 @@ pub fn text_field(
         (caret_x_full - inner_w + 2.0).max(0.0)
     };
 
-    if display.is_empty() {
+    let composing = focused && field == Field::Composer && ui.preedit.is_some();
+    if display.is_empty() && !composing {
         let placeholder = ui.fonts.fit(look.placeholder, size, inner_w);
         ui.fonts
             .draw_centred_v(&placeholder, r.x + pad, top, line_h, size, theme::FAINT);
