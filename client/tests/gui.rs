@@ -47,13 +47,26 @@ const PASSWORD: &str = "correct horse battery";
 const PATIENCE: Duration = Duration::from_secs(45);
 /// How often a condition is checked again.
 const POLL: Duration = Duration::from_millis(100);
+/// How long an idle window's CPU use is measured for.
+const IDLE_WINDOW: Duration = Duration::from_secs(4);
 /// The tools the test drives the windows with.
-const TOOLS: [&str; 3] = ["Xvfb", "xdotool", "xclip"];
+const TOOLS: [&str; 7] = [
+    "Xvfb",
+    "xdotool",
+    "xclip",
+    "xprop",
+    "dbus-run-session",
+    "ibus-daemon",
+    "ibus",
+];
 const PACKAGES: &str = "xvfb xauth libxkbcommon0 libxi6 libgl1 libegl1 xdotool imagemagick \
-                        fonts-wqy-microhei xclip";
+                        fonts-wqy-microhei xclip x11-utils dbus-daemon ibus ibus-libpinyin";
 
 const GROUP_HELLO: &str = "Hello bob, hello everyone!";
 const GROUP_CHINESE: &str = "大家好，今天中午一起吃饭吗？";
+/// Chinese, a symbol with an emoji variation selector, and an emoji: three
+/// fonts of the fallback chain on one line.
+const MIXED: &str = "周末去爬山吗 ⛰️ 😀";
 const CAROL_REPLY: &str = "Count me in — 我也去！";
 const BOB_REPLY: &str = "Hi alice! Noon works for me.";
 const PRIVATE_TEXT: &str = "psst alice, this one is just for you";
@@ -123,7 +136,17 @@ fn two_gui_clients_chat_under_xvfb() {
         known_server_line(&server, &endpoint.fingerprint) + "\n",
     )
     .expect("known servers file");
-    let mut alice = Gui::launch("alice", &xvfb, work.path(), &server, &alice_known, &[]);
+    // alice types through a real IBus (English until the pinyin step).
+    let ibus = Ibus::start(&xvfb, work.path());
+    let mut alice = Gui::launch(
+        "alice",
+        &xvfb,
+        work.path(),
+        &server,
+        &alice_known,
+        &[],
+        &[("IBUS_ADDRESS", ibus.address.as_str())],
+    );
     alice.wait_for("the login form", |d| {
         (d["screen"] == "login" && layout(d, "login_button").is_some()).then_some(())
     });
@@ -132,6 +155,7 @@ fn two_gui_clients_chat_under_xvfb() {
     alice.wait_for("alice logged in", |d| {
         (d["screen"] == "chat" && d["me"] == "alice" && d["connection"] == "online").then_some(())
     });
+    alice.wait_for_title("natter — alice → group");
 
     // bob: creates his account in the register mode and trusts the server
     // when the first-connection prompt asks.
@@ -143,6 +167,7 @@ fn two_gui_clients_chat_under_xvfb() {
         &server,
         &bob_known,
         &[alice.window],
+        &[],
     );
     bob.wait_for("the login form", |d| {
         (d["screen"] == "login" && layout(d, "register_link").is_some()).then_some(())
@@ -204,6 +229,35 @@ fn two_gui_clients_chat_under_xvfb() {
             m["from"] == "alice" && m["text"] == GROUP_CHINESE
         })
     });
+    // Chinese typed with the pinyin input method: n i h a o, then space
+    // picks the first candidate.
+    ibus.engine("libpinyin");
+    alice.click("composer");
+    alice.type_text("nihao");
+    // libpinyin shows its best conversion as it goes (n: 年, ni: 你...).
+    alice.wait_for("nihao being composed at the caret", |d| {
+        let p = d["preedit"].as_str()?;
+        (p.contains('好') || p.contains("hao")).then_some(())
+    });
+    alice.screenshot(&shots.join("ime-preedit.png"));
+    alice.key("space");
+    alice.wait_for("你好 committed into the composer", |d| {
+        (d["composer"] == "你好").then_some(())
+    });
+    alice.key("Return");
+    bob.wait_for("alice's typed Chinese at bob's", |d| {
+        find_message(d, "group", |m| m["from"] == "alice" && m["text"] == "你好")
+    });
+    ibus.engine("xkb:us::eng");
+    alice.paste(MIXED);
+    alice.wait_for("the mixed line in the composer", |d| {
+        (d["composer"] == MIXED).then_some(())
+    });
+    alice.key("Return");
+    bob.wait_for("alice's mixed line at bob's", |d| {
+        find_message(d, "group", |m| m["from"] == "alice" && m["text"] == MIXED)
+    });
+    bob.screenshot(&shots.join("mixed-text.png"));
     carol
         .send(Recipient::Everyone, Content::Text(CAROL_REPLY.into()))
         .expect("carol sends");
@@ -222,6 +276,7 @@ fn two_gui_clients_chat_under_xvfb() {
     bob.wait_for("the conversation with alice selected", |d| {
         (d["selected"] == "@alice").then_some(())
     });
+    bob.wait_for_title("natter — bob → alice");
     bob.click("composer");
     bob.type_text(PRIVATE_TEXT);
     bob.key("Return");
@@ -237,6 +292,7 @@ fn two_gui_clients_chat_under_xvfb() {
         }
         private
     });
+    alice.wait_for_title("natter — alice → group (1 unread)");
     bob.click("conversation:group");
     bob.wait_for("the group selected", |d| {
         (d["selected"] == "group").then_some(())
@@ -324,6 +380,9 @@ fn two_gui_clients_chat_under_xvfb() {
     });
     runtime.block_on(left(&mut carol_events, "bob"));
 
+    // Left alone, alice's window sleeps (it drew 5 frames a second once).
+    alice.wait_until_idle(1.0);
+
     // alice closes her window: she logs out and the program ends well.
     let status = alice.close();
     assert!(status.success(), "alice's natter exited with {status}");
@@ -357,6 +416,8 @@ fn two_gui_clients_chat_under_xvfb() {
         let text = |t: &'static str| move |c: &Content| *c == Content::Text(t.into());
         assert!(has(&group, "alice", &text(GROUP_HELLO)), "{group:#?}");
         assert!(has(&group, "alice", &text(GROUP_CHINESE)), "{group:#?}");
+        assert!(has(&group, "alice", &text(MIXED)), "{group:#?}");
+        assert!(has(&group, "alice", &text("你好")), "{group:#?}");
         assert!(has(&group, "carol", &text(CAROL_REPLY)), "{group:#?}");
         assert!(has(&group, "bob", &text(BOB_REPLY)), "{group:#?}");
         assert!(
@@ -422,6 +483,7 @@ impl Gui {
         server: &str,
         known_servers: &Path,
         others: &[u32],
+        env: &[(&str, &str)],
     ) -> Gui {
         let home = work.join(format!("{name}-home"));
         std::fs::create_dir_all(&home).expect("home dir");
@@ -454,6 +516,7 @@ impl Gui {
             .env("NATTER_STATE_DUMP_AUTO", "1")
             .env("NATTER_SCREENSHOT", &shot)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -468,10 +531,12 @@ impl Gui {
             shot,
             log,
         };
+        // natter marks its window with its pid (_NET_WM_PID).
+        let pid = gui.child.id().to_string();
         let deadline = Instant::now() + PATIENCE;
         gui.window = loop {
             gui.assert_running();
-            let found = xdotool_output(&gui.display, &["search", "--name", "^natter$"]);
+            let found = xdotool_output(&gui.display, &["search", "--pid", &pid]);
             if let Some(w) = found
                 .lines()
                 .filter_map(|l| l.trim().parse::<u32>().ok())
@@ -491,6 +556,65 @@ impl Gui {
             "20",
         ]);
         gui
+    }
+
+    /// The window's title as the window manager reads it
+    /// (`_NET_WM_NAME`, and `WM_NAME` for older ones), through `xprop`.
+    fn titles(&self) -> Option<(String, String)> {
+        let out = Command::new("xprop")
+            .env("DISPLAY", &self.display)
+            .env("LC_ALL", "C.UTF-8")
+            .args(["-id", &self.window.to_string(), "_NET_WM_NAME", "WM_NAME"])
+            .output()
+            .expect("run xprop");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}(")))
+                .and_then(|l| l.split_once(" = "))
+                .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        };
+        Some((value("_NET_WM_NAME")?, value("WM_NAME")?))
+    }
+
+    /// Waits until the window is called `title`.
+    fn wait_for_title(&mut self, title: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let titles = self.titles();
+            if titles == Some((title.to_owned(), title.to_owned())) {
+                return;
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{}: the window title stayed {titles:?}, not {title:?}",
+                self.name
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the program has used less than `percent` of a core
+    /// over a [`IDLE_WINDOW`] with no input: an idle window sleeps.
+    fn wait_until_idle(&mut self, percent: f64) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = f64::NAN;
+        while Instant::now() < deadline {
+            self.assert_running();
+            let before = cpu_secs(self.child.id());
+            let started = Instant::now();
+            std::thread::sleep(IDLE_WINDOW);
+            let used = cpu_secs(self.child.id()) - before;
+            last = used / started.elapsed().as_secs_f64() * 100.0;
+            if last < percent {
+                return;
+            }
+        }
+        panic!(
+            "{}: an idle window still uses {last:.1}% of a core",
+            self.name
+        );
     }
 
     /// Panics (with the program's log) if it has exited.
@@ -680,6 +804,104 @@ impl Drop for Gui {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A real IBus with the pinyin engine on a private session bus, stopped
+/// when dropped.
+struct Ibus {
+    child: Child,
+    env: Vec<(String, String)>,
+    address: String,
+}
+
+impl Ibus {
+    fn start(xvfb: &Xvfb, work: &Path) -> Ibus {
+        let home = work.join("ibus-home");
+        std::fs::create_dir_all(&home).expect("ibus home");
+        let env = vec![
+            ("DISPLAY".to_owned(), format!(":{}", xvfb.display)),
+            ("HOME".to_owned(), home.display().to_string()),
+            (
+                "XDG_CONFIG_HOME".to_owned(),
+                home.join("config").display().to_string(),
+            ),
+            (
+                "XDG_CACHE_HOME".to_owned(),
+                home.join("cache").display().to_string(),
+            ),
+        ];
+        let log = std::fs::File::create(work.join("ibus.log")).expect("ibus log");
+        let child = Command::new("dbus-run-session")
+            .args([
+                "--",
+                "ibus-daemon",
+                "--replace",
+                "--panel=disable",
+                "--xim=false",
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("ibus log"))
+            .stderr(log)
+            .spawn()
+            .expect("start ibus-daemon");
+        let mut ibus = Ibus {
+            child,
+            env,
+            address: String::new(),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        ibus.address = loop {
+            let out = ibus.ibus(&["address"]);
+            if out.status.success() {
+                let address = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                if address.starts_with("unix:") {
+                    break address;
+                }
+            }
+            assert!(Instant::now() < deadline, "ibus-daemon never answered");
+            std::thread::sleep(POLL);
+        };
+        ibus
+    }
+
+    fn ibus(&self, args: &[&str]) -> std::process::Output {
+        let mut ibus = Command::new("ibus");
+        ibus.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        if !self.address.is_empty() {
+            ibus.env("IBUS_ADDRESS", &self.address);
+        }
+        ibus.output().expect("run ibus")
+    }
+
+    /// Switches the input method's engine, and waits until it says so.
+    fn engine(&self, name: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let _ = self.ibus(&["engine", name]);
+            let now = self.ibus(&["engine"]);
+            if String::from_utf8_lossy(&now.stdout).trim() == name {
+                return;
+            }
+            assert!(Instant::now() < deadline, "ibus never took engine {name}");
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Ibus {
+    fn drop(&mut self) {
+        let _ = self.ibus(&["exit"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(POLL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -907,6 +1129,19 @@ fn make_picture(path: &Path) {
         image::Rgb(rgb.map(|c: f32| c.clamp(0.0, 255.0) as u8))
     });
     picture.save(path).expect("write the picture");
+}
+
+/// CPU seconds (user + system) process `pid` used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("process stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 /// Whether `tool` is an executable on `PATH`.

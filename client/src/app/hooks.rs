@@ -226,12 +226,16 @@ pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
 }
 
 /// Writes [`dump`] to `path` atomically (temporary file, then rename).
+/// `preedit` is what the input method is composing (kept by the views).
 pub fn write_dump(
     state: &AppState,
     controls: Option<&DrawnControls>,
+    preedit: Option<&str>,
     path: &Path,
 ) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(&dump(state, controls)).map_err(io::Error::other)?;
+    let mut value = dump(state, controls);
+    value["preedit"] = serde_json::json!(preedit);
+    let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -279,8 +283,11 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        write_dump(&s, Some(&controls), &path).unwrap();
-        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        write_dump(&s, Some(&controls), Some("你好"), &path).unwrap();
+        let mut back: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back["preedit"], "你好");
+        back.as_object_mut().unwrap().remove("preedit");
         assert_eq!(back, v);
     }
 }

@@ -2,12 +2,16 @@
 //! that never touches a window: [`state`] holds what is on screen,
 //! [`intent`] what the user asked for, [`net`] the thread that owns the
 //! [`crate::Client`], [`hooks`] the environment switches and the state dump
-//! that end-to-end tests drive the GUI with.
+//! that end-to-end tests drive the GUI with, [`title`] the window's title,
+//! [`wake`] the handle that wakes
+//! a sleeping window.
 
 pub mod hooks;
 pub mod intent;
 pub mod net;
 pub mod state;
+pub mod title;
+pub mod wake;
 
 /// `text` cut to at most `max` characters, ending in "..." when cut: for
 /// names and file names that come from the network and may be long. (The

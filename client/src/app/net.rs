@@ -22,6 +22,7 @@ use natter_common::{
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
 use crate::app::state::{LocalId, Ticket};
+use crate::app::wake::Wakeup;
 use crate::{Client, ClientConfig, ClientError, ClientEvent, Events, FirstUse, Trust};
 
 /// Name sent in the hello, for the server's logs.
@@ -239,10 +240,12 @@ impl fmt::Debug for Network {
 }
 
 impl Network {
-    /// Starts the thread and its runtime.
-    pub fn start(options: NetOptions) -> std::io::Result<Self> {
+    /// Starts the thread and its runtime. Every event it reports also
+    /// wakes the window through `wakeup`.
+    pub fn start(options: NetOptions, wakeup: Wakeup) -> std::io::Result<Self> {
         let (commands, commands_rx) = tokio_mpsc::unbounded_channel();
-        let (events_tx, events) = mpsc::channel();
+        let (tx, events) = mpsc::channel();
+        let events_tx = Outbox { tx, wakeup };
         let (stopped_tx, stopped) = mpsc::channel();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -301,9 +304,26 @@ struct Hosted {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// Where the network thread's reports go: the frame loop's channel, and a
+/// wake-up for the window in case it sleeps.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<NetEvent>,
+    wakeup: Wakeup,
+}
+
+impl Outbox {
+    /// Fails when the frame loop is gone.
+    fn send(&self, event: NetEvent) -> Result<(), ()> {
+        self.tx.send(event).map_err(|_| ())?;
+        self.wakeup.wake();
+        Ok(())
+    }
+}
+
 /// The state of the network thread.
 struct NetTask {
-    events: mpsc::Sender<NetEvent>,
+    events: Outbox,
     options: NetOptions,
     client: Option<Client>,
     client_events: Option<Events>,

@@ -564,6 +564,15 @@ impl AppState {
         panel || fresh_emoji || !self.transfers.is_empty() || self.form.busy || self.host_starting
     }
 
+    /// When (on the frame loop's clock) the screen changes by itself next:
+    /// the moment the oldest toast goes. An idle window sleeps until then.
+    pub fn next_change(&self) -> Option<f64> {
+        self.toasts
+            .iter()
+            .map(|t| t.shown_at + TOAST_SECS)
+            .min_by(f64::total_cmp)
+    }
+
     /// Advances the clock: animations and toast expiry.
     pub fn tick(&mut self, now: f64) {
         let dt = (now - self.now).max(0.0);

@@ -4,7 +4,8 @@
 //! same scroll through 50 messages measured in the same run (the baseline:
 //! drawing only what is visible makes them cost the same), the median whole
 //! frame, and the process's CPU use over 10 s of idling with the real
-//! frame pacing.
+//! frame pacing (the window sleeping in the blocking event loop, woken by
+//! its heartbeat).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,8 +17,10 @@ use natter_common::{
 
 use crate::app::net::NetEvent;
 use crate::app::state::{AppState, MediaSlot};
+use crate::app::wake::Wakeup;
 use crate::ui::fonts::Fonts;
 use crate::ui::widgets::{FrameInput, InputCollector};
+use crate::ui::window::WindowLink;
 use crate::ui::{FrameDriver, Views};
 
 const MESSAGES: u64 = 10_000;
@@ -159,6 +162,7 @@ async fn scroll(
             state.handle(intent);
         }
         update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
+        crate::ui::keep_awake();
         next_frame().await;
         whole.push(last.elapsed().as_secs_f64() * 1000.0);
         last = Instant::now();
@@ -173,11 +177,14 @@ async fn idle(
     fonts: &Fonts,
     driver: &mut FrameDriver,
     input: &mut InputCollector,
+    link: &mut WindowLink,
     secs: f64,
 ) -> u32 {
     let started = Instant::now();
     let mut last_time = get_time();
     let mut frames = 0;
+    // The frame this starts in asked for no next one: pacing does from now.
+    crate::ui::keep_awake();
     while started.elapsed().as_secs_f64() < secs {
         let frame = input.collect();
         let now = get_time();
@@ -188,7 +195,8 @@ async fn idle(
         }
         next_frame().await;
         frames += 1;
-        driver.pace(now);
+        link.poll();
+        driver.pace(now, link, state.next_change(), false);
     }
     frames
 }
@@ -197,6 +205,7 @@ async fn idle(
 pub async fn run() {
     let mut input = InputCollector::new();
     let fonts = Fonts::load_now();
+    let mut link = WindowLink::start(Wakeup::default());
 
     // Baseline first: a short conversation, same window, same run.
     let mut baseline_views = Views::default();
@@ -244,6 +253,7 @@ pub async fn run() {
         true,
     );
     let first_frame_ms = started.elapsed().as_secs_f64() * 1000.0;
+    crate::ui::keep_awake();
     next_frame().await;
 
     // Scroll up through the history.
@@ -265,6 +275,7 @@ pub async fn run() {
         if let Err(e) = super::screenshot(std::path::Path::new(&path)) {
             tracing::warn!(error = %e, "screenshot failed");
         }
+        crate::ui::keep_awake();
         next_frame().await;
     }
 
@@ -277,6 +288,7 @@ pub async fn run() {
         &fonts,
         &mut driver,
         &mut input,
+        &mut link,
         SETTLE_SECS,
     )
     .await;
@@ -289,6 +301,7 @@ pub async fn run() {
         &fonts,
         &mut driver,
         &mut input,
+        &mut link,
         IDLE_SECS,
     )
     .await;
@@ -326,6 +339,7 @@ pub async fn run() {
         "idle_secs": (idle_wall * 100.0).round() / 100.0,
         "idle_frames": idle_frames,
         "idle_renders": renders,
+        "idle_sleeps": link.can_sleep(),
         "idle_cpu_percent": idle_cpu_percent.map(|p| (p * 100.0).round() / 100.0),
     });
     println!("{line}");

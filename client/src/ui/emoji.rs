@@ -689,6 +689,7 @@ pub async fn sheet() {
                 return;
             }
         }
+        crate::ui::keep_awake();
         next_frame().await;
         std::thread::sleep(std::time::Duration::from_millis(30));
         if is_key_pressed(KeyCode::Escape) {

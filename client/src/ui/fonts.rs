@@ -1,7 +1,12 @@
-//! The UI font: a CJK-capable TrueType font found on the system, or the
-//! WenQuanYi Micro Hei copy shipped in `assets/fonts/`. The file is read on
-//! a worker thread while the first frames show a default-font screen; the
-//! parse then happens once on the UI thread (macroquad's atlas needs it).
+//! The fonts the UI draws with, as a fallback chain: a CJK-capable
+//! TrueType font found on the system (or the WenQuanYi Micro Hei copy
+//! shipped in `assets/fonts/`), then symbol fonts, ending with Symbola (the
+//! system's or the shipped copy) for emoji and other symbols. Each
+//! character is drawn with the first font that has it ([`crate::ui::glyphs`]
+//! picks); one no font has draws as a replacement mark, never as nothing.
+//! The files are read on a worker thread while the first frames show a
+//! default-font screen; the parse then happens once on the UI thread
+//! (macroquad's atlas needs it).
 //!
 //! Also measures and wraps text with a per-character advance cache, so a
 //! long history is wrapped once per width, not per frame.
@@ -9,12 +14,17 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use macroquad::prelude::*;
 
-/// The shipped fallback (Apache-2.0; see `assets/fonts/README.md`).
+use crate::ui::glyphs::{self, Coverage, Pick};
+
+/// The shipped CJK font (Apache-2.0; see `assets/fonts/README.md`).
 static SHIPPED: &[u8] = include_bytes!("../../../assets/fonts/wqy-microhei.ttc");
+/// The shipped symbol and emoji font (Symbola, free for any use; see
+/// `assets/fonts/README.md`).
+static SHIPPED_SYMBOLS: &[u8] = include_bytes!("../../../assets/fonts/symbola.ttf");
 
 /// System fonts tried first, in order. Noto CJK is left out on purpose: it
 /// takes seconds and hundreds of MB to load, more than the shipped font.
@@ -28,19 +38,36 @@ const SYSTEM_CANDIDATES: &[&str] = &[
     "/System/Library/Fonts/STHeiti Medium.ttc",
 ];
 
+/// System fonts for symbols the CJK font lacks (arrows, maths, dingbats),
+/// all of those found are used, in order.
+const SYSTEM_SYMBOLS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+];
+
+/// Monochrome emoji fonts, the first found is used (else the shipped one).
+const SYSTEM_EMOJI: &[&str] = &[
+    "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
+    "/usr/share/fonts/gdouros-symbola/Symbola.ttf",
+];
+
 /// Line height as a multiple of the font size.
 pub const LINE: f32 = 1.4;
 
+/// One font file read: its bytes and where they came from.
+type FontFile = (Arc<Vec<u8>>, String);
+
 enum Loading {
-    Reading(mpsc::Receiver<(Vec<u8>, String)>),
+    Reading(mpsc::Receiver<Vec<FontFile>>),
     Done,
 }
 
-/// The font and the measurements made with it.
+/// The chain of fonts and the measurements made with it.
 pub struct Fonts {
-    font: Option<Font>,
+    chain: Vec<Font>,
+    coverage: Coverage,
     loading: Loading,
-    /// Where the font came from, for the log.
+    /// Where the fonts came from, for the log.
     pub source: String,
     advances: RefCell<HashMap<(char, u16), f32>>,
     /// Set when a glyph new to this size was measured (and so added to
@@ -56,26 +83,47 @@ impl std::fmt::Debug for Fonts {
     }
 }
 
+/// The first of `paths` that can be read.
+fn read_first(paths: impl IntoIterator<Item = std::path::PathBuf>) -> Option<FontFile> {
+    paths.into_iter().find_map(|p| {
+        std::fs::read(&p)
+            .ok()
+            .map(|b| (Arc::new(b), p.display().to_string()))
+    })
+}
+
+/// Reads the chain's files (blocking): the CJK font, the symbol fonts, the
+/// emoji font, each from the system or the shipped copy.
+fn read_chain() -> Vec<FontFile> {
+    let primary = read_first(
+        std::env::var_os("NATTER_FONT")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(SYSTEM_CANDIDATES.iter().map(|p| Path::new(p).to_path_buf())),
+    )
+    .unwrap_or_else(|| (Arc::new(SHIPPED.to_vec()), "shipped".to_owned()));
+    let mut chain = vec![primary];
+    chain.extend(
+        SYSTEM_SYMBOLS
+            .iter()
+            .filter_map(|p| read_first([Path::new(p).to_path_buf()])),
+    );
+    chain.push(
+        read_first(SYSTEM_EMOJI.iter().map(|p| Path::new(p).to_path_buf())).unwrap_or_else(|| {
+            (
+                Arc::new(SHIPPED_SYMBOLS.to_vec()),
+                "shipped symbola".to_owned(),
+            )
+        }),
+    );
+    chain
+}
+
 impl Fonts {
-    /// Starts reading the font file in the background.
-    pub fn start() -> Self {
-        let (tx, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("natter-font".into())
-            .spawn(move || {
-                let found = std::env::var_os("NATTER_FONT")
-                    .map(std::path::PathBuf::from)
-                    .into_iter()
-                    .chain(SYSTEM_CANDIDATES.iter().map(|p| Path::new(p).to_path_buf()))
-                    .find_map(|p| std::fs::read(&p).ok().map(|b| (b, p.display().to_string())));
-                let _ = tx.send(found.unwrap_or_else(|| (SHIPPED.to_vec(), "shipped".to_owned())));
-            });
-        let loading = match spawned {
-            Ok(_) => Loading::Reading(rx),
-            Err(_) => Loading::Done,
-        };
+    fn empty(loading: Loading) -> Self {
         Self {
-            font: None,
+            chain: Vec::new(),
+            coverage: Coverage::new(Vec::new()),
             loading,
             source: "default".into(),
             advances: RefCell::default(),
@@ -83,79 +131,120 @@ impl Fonts {
         }
     }
 
-    /// A font for a headless benchmark: the shipped one, loaded now.
+    /// Starts reading the font files in the background.
+    pub fn start() -> Self {
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("natter-font".into())
+            .spawn(move || {
+                let _ = tx.send(read_chain());
+            });
+        Self::empty(match spawned {
+            Ok(_) => Loading::Reading(rx),
+            Err(_) => Loading::Done,
+        })
+    }
+
+    /// The shipped fonts, loaded now (for the benchmark and the emoji
+    /// sheet: the same pictures on every machine).
     pub fn load_now() -> Self {
-        let mut fonts = Self {
-            font: None,
-            loading: Loading::Done,
-            source: String::new(),
-            advances: RefCell::default(),
-            new_glyphs: std::cell::Cell::new(false),
-        };
-        fonts.install(SHIPPED, "shipped".into());
+        let mut fonts = Self::empty(Loading::Done);
+        fonts.install(vec![
+            (Arc::new(SHIPPED.to_vec()), "shipped".into()),
+            (Arc::new(SHIPPED_SYMBOLS.to_vec()), "shipped symbola".into()),
+        ]);
         fonts
     }
 
-    /// Installs the font once its bytes have arrived. Returns true on the
-    /// frame it happens (the parse takes a few hundred ms, once).
+    /// Installs the fonts once their bytes have arrived. Returns true on
+    /// the frame it happens (the parse takes a few hundred ms, once).
     pub fn poll(&mut self) -> bool {
         let Loading::Reading(rx) = &self.loading else {
             return false;
         };
-        match rx.try_recv() {
-            Ok((bytes, source)) => {
-                self.loading = Loading::Done;
-                if !self.install(&bytes, source) {
-                    self.install(SHIPPED, "shipped".into());
+        let files = match rx.try_recv() {
+            Ok(files) => files,
+            Err(mpsc::TryRecvError::Empty) => return false,
+            Err(mpsc::TryRecvError::Disconnected) => Vec::new(),
+        };
+        self.loading = Loading::Done;
+        self.install(files);
+        if self.chain.is_empty() {
+            self.install(vec![(Arc::new(SHIPPED.to_vec()), "shipped".into())]);
+        }
+        true
+    }
+
+    /// Parses each file into the chain; one that fails is left out.
+    fn install(&mut self, files: Vec<FontFile>) {
+        let mut faces = Vec::new();
+        let mut sources = Vec::new();
+        self.chain.clear();
+        for (bytes, source) in files {
+            match load_ttf_font_from_bytes(&bytes) {
+                Ok(font) => {
+                    self.chain.push(font);
+                    faces.push(bytes);
+                    sources.push(source);
                 }
-                true
-            }
-            Err(mpsc::TryRecvError::Empty) => false,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                self.loading = Loading::Done;
-                self.install(SHIPPED, "shipped".into());
-                true
+                Err(e) => tracing::warn!(%source, error = %e, "font did not load"),
             }
         }
+        self.coverage = Coverage::new(faces);
+        self.source = sources.join(", ");
+        self.advances.borrow_mut().clear();
+        tracing::debug!(fonts = %self.source, "font chain loaded");
     }
 
-    fn install(&mut self, bytes: &[u8], source: String) -> bool {
-        match load_ttf_font_from_bytes(bytes) {
-            Ok(font) => {
-                self.font = Some(font);
-                self.source = source;
-                self.advances.borrow_mut().clear();
-                true
-            }
-            Err(e) => {
-                tracing::warn!(%source, error = %e, "font did not load");
-                false
-            }
-        }
-    }
-
-    /// Whether the real font is in (until then, only ASCII draws well).
+    /// Whether the real fonts are in (until then, only ASCII draws well).
     pub fn ready(&self) -> bool {
-        self.font.is_some()
+        !self.chain.is_empty()
     }
 
-    fn params(&self, size: f32, color: Color) -> TextParams<'_> {
+    fn params(&self, font: usize, size: f32, color: Color) -> TextParams<'_> {
         TextParams {
-            font: self.font.as_ref(),
+            font: self.chain.get(font),
             font_size: size as u16,
             color,
             ..Default::default()
         }
     }
 
-    /// Draws one line with its baseline at `y`; returns its width.
-    pub fn draw(&self, text: &str, x: f32, y: f32, size: f32, color: Color) -> f32 {
-        // Every glyph enters the atlas through `advance`, so a frame knows
-        // when it added any (see `take_new_glyphs`).
-        for c in text.chars() {
-            self.advance(c, size);
+    /// Who draws `c`: a font of the chain, nobody, or the replacement.
+    fn pick(&self, c: char) -> Pick {
+        if self.chain.is_empty() {
+            return Pick::Font(0);
         }
-        draw_text_ex(text, x.round(), y.round(), self.params(size, color)).width
+        self.coverage.pick(c)
+    }
+
+    /// Draws one line with its baseline at `y`, each run of characters
+    /// with the first font that has them; returns its width.
+    pub fn draw(&self, text: &str, x: f32, y: f32, size: f32, color: Color) -> f32 {
+        let mut pen = x;
+        for (pick, range) in glyphs::runs(text, |c| self.pick(c)) {
+            let run = &text[range];
+            // Every glyph enters the atlas through `advance`, so a frame
+            // knows when it added any (see `take_new_glyphs`).
+            let width = self.width(run, size);
+            match pick {
+                Pick::Font(font) => {
+                    draw_text_ex(run, pen.round(), y.round(), self.params(font, size, color));
+                }
+                Pick::Missing => {
+                    let (font, mark) = self.coverage.replacement();
+                    let mark = mark.to_string();
+                    let step = self.advance_in(mark.chars().next().unwrap_or('?'), font, size);
+                    for i in 0..run.chars().count() {
+                        let at = pen + i as f32 * step;
+                        draw_text_ex(&mark, at.round(), y.round(), self.params(font, size, color));
+                    }
+                }
+                Pick::Invisible => {}
+            }
+            pen += width;
+        }
+        pen - x
     }
 
     /// Whether glyphs were added to the atlas since the last call. When
@@ -185,23 +274,46 @@ impl Fonts {
         self.draw_centred_v(text, r.x + (r.w - w) / 2.0, r.y, r.h, size, color);
     }
 
-    /// The advance of one character at `size`.
+    /// The advance of one character at `size`, in the font that draws it
+    /// (the replacement's for a missing one, nothing for an invisible one).
     pub fn advance(&self, c: char, size: f32) -> f32 {
         let key = (c, size as u16);
         if let Some(w) = self.advances.borrow().get(&key) {
             return *w;
         }
+        let w = match self.pick(c) {
+            Pick::Font(font) => self.measure(c, font, size),
+            Pick::Invisible => 0.0,
+            Pick::Missing => {
+                let (font, mark) = self.coverage.replacement();
+                self.advance_in(mark, font, size)
+            }
+        };
+        self.advances.borrow_mut().insert(key, w);
+        w
+    }
+
+    /// The advance of `c` in the chain's font `font` (cached under `c`
+    /// only when that is the font that draws it).
+    fn advance_in(&self, c: char, font: usize, size: f32) -> f32 {
+        if self.pick(c) == Pick::Font(font) {
+            self.advance(c, size)
+        } else {
+            self.measure(c, font, size)
+        }
+    }
+
+    /// Measures (and so rasterises into the atlas) one character.
+    fn measure(&self, c: char, font: usize, size: f32) -> f32 {
         let mut buf = [0u8; 4];
-        let w = measure_text(
+        self.new_glyphs.set(true);
+        measure_text(
             c.encode_utf8(&mut buf),
-            self.font.as_ref(),
+            self.chain.get(font),
             size as u16,
             1.0,
         )
-        .width;
-        self.advances.borrow_mut().insert(key, w);
-        self.new_glyphs.set(true);
-        w
+        .width
     }
 
     /// The width of one line of text.

@@ -337,6 +337,11 @@ impl FileDialog {
         }
     }
 
+    /// Whether a dialog is open (its answer must be polled for).
+    pub fn waiting(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The dialog's answer, once it has one. An empty answer within half a
     /// second means there is no dialog on this system.
     pub fn poll(&mut self) -> Option<Intent> {

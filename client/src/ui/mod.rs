@@ -7,9 +7,10 @@
 //! [`AppState::apply`] and [`AppState::handle`].
 //!
 //! Frames are paced: about 60 per second while something moves (typing,
-//! scrolling, an animation, a transfer), and 10 per second when nothing
-//! changes, sleeping in between, so an idle client costs next to no CPU
-//! even where there is no vsync (Xvfb).
+//! scrolling, an animation, a transfer). When nothing moves the window
+//! sleeps in miniquad's blocking event loop until input, a network event or
+//! something due wakes it ([`window`]), so an idle client costs next to no
+//! CPU even where there is no vsync (Xvfb).
 //!
 //! The environment hooks for tests are described in [`crate::app::hooks`].
 
@@ -18,10 +19,16 @@ pub mod cache_browser;
 pub mod chat;
 pub mod emoji;
 pub mod fonts;
+pub mod glyphs;
+#[cfg(target_os = "linux")]
+pub mod ime;
 pub mod login;
 pub mod media;
 pub mod theme;
 pub mod widgets;
+pub mod window;
+#[cfg(target_os = "linux")]
+pub mod x11;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,15 +39,20 @@ use macroquad::prelude::*;
 use crate::app::hooks::{self, DrawnControls, Hooks};
 use crate::app::intent::Intent;
 use crate::app::net::{Command, NetEvent, NetOptions, Network};
-use crate::app::state::{AppState, Overlay, Screen, DEFAULT_SERVER};
+use crate::app::state::{AppState, Connection, Overlay, Screen, DEFAULT_SERVER};
+use crate::app::title::window_title;
+use crate::app::wake::Wakeup;
 use crate::ui::fonts::Fonts;
 use crate::ui::widgets::{FrameInput, InputCollector, Ui};
+use crate::ui::window::{WindowLink, HEARTBEAT};
 
 /// Frame interval while something moves.
 pub const ACTIVE_FRAME: Duration = Duration::from_micros(16_667);
-/// Frame interval when nothing changes.
+/// Frame interval when nothing changes (and when something must be
+/// polled: the file dialog's answer).
 pub const IDLE_FRAME: Duration = Duration::from_millis(100);
-/// Frame interval after [`DEEP_IDLE_SECS`] of nothing.
+/// Frame interval after [`DEEP_IDLE_SECS`] of nothing, where the window
+/// cannot sleep.
 pub const DEEP_IDLE_FRAME: Duration = Duration::from_millis(200);
 /// Seconds of nothing before frames slow to [`DEEP_IDLE_FRAME`].
 const DEEP_IDLE_SECS: f64 = 5.0;
@@ -52,10 +64,11 @@ const ACTIVE_LINGER_SECS: f64 = 0.6;
 /// How long closing the window may wait for the logout.
 const QUIT_WAIT: Duration = Duration::from_secs(4);
 
-/// The window the client opens.
+/// The window the client opens. Its event loop blocks until input or a
+/// wake-up (see [`window`]); every kind of input asks for a frame.
 pub fn window_conf() -> macroquad::conf::Conf {
-    macroquad::miniquad::conf::Conf {
-        window_title: "natter".to_owned(),
+    let mut miniquad_conf = macroquad::miniquad::conf::Conf {
+        window_title: window::start_title(),
         window_width: 1180,
         window_height: 760,
         window_resizable: true,
@@ -63,8 +76,27 @@ pub fn window_conf() -> macroquad::conf::Conf {
         sample_count: 1,
         icon: Some(window_icon()),
         ..Default::default()
+    };
+    miniquad_conf.platform.blocking_event_loop = true;
+    macroquad::conf::Conf {
+        miniquad_conf,
+        update_on: Some(macroquad::conf::UpdateTrigger {
+            key_down: true,
+            mouse_down: true,
+            mouse_up: true,
+            mouse_motion: true,
+            mouse_wheel: true,
+            specific_key: None,
+            touch: true,
+        }),
+        ..Default::default()
     }
-    .into()
+}
+
+/// Asks for the next frame without waiting for input (only the UI thread
+/// may: miniquad's loop panics on a contended lock otherwise).
+pub fn keep_awake() {
+    macroquad::miniquad::window::schedule_update();
 }
 
 /// A blue speech bubble, drawn in code, for the window icon.
@@ -116,6 +148,8 @@ pub struct Views {
     /// Where the last drawn frame put the named controls; `Some` only when
     /// a state dump will report them.
     pub controls: Option<DrawnControls>,
+    /// What the input method is composing, and its cursor.
+    pub preedit: Option<(String, usize)>,
 }
 
 /// Draws one frame of whatever screen the state names; returns the
@@ -131,6 +165,7 @@ pub fn draw_frame(
 ) -> (Vec<Intent>, bool) {
     let mut ui = Ui::new(fonts, input, now, dt);
     ui.caret_on = caret_on;
+    ui.preedit = views.preedit.clone();
     ui.controls = views.controls.take().map(|mut c| {
         c.clear();
         c
@@ -162,7 +197,11 @@ pub async fn run(hooks: Hooks) {
     prevent_quit();
     let mut input = InputCollector::new();
     let mut fonts = Fonts::start();
-    let network = match Network::start(NetOptions::from_env()) {
+    let wakeup = Wakeup::default();
+    let mut link = WindowLink::start(wakeup.clone());
+    #[cfg(target_os = "linux")]
+    let mut ime = ime::Ime::start(wakeup.clone());
+    let network = match Network::start(NetOptions::from_env(), wakeup) {
         Ok(network) => network,
         Err(e) => {
             show_fatal(&format!("natter could not start its network thread: {e}")).await;
@@ -185,18 +224,25 @@ pub async fn run(hooks: Hooks) {
         let now = get_time();
         let dt = ((now - last_time) as f32).clamp(0.0, 0.25);
         last_time = now;
-        let frame = input.collect();
+        #[allow(unused_mut)]
+        let mut frame = input.collect();
 
+        link.poll();
         if !fonts.ready() {
             fonts.poll();
             login::draw_loading(now);
             next_frame().await;
+            keep_awake();
             driver.pace_for(Duration::from_millis(30));
             continue;
         }
 
         // What the network reported (and input left for the next frame).
         let mut activity = input.pending();
+        #[cfg(target_os = "linux")]
+        if let Some(ime) = &mut ime {
+            activity |= route_keys(ime, &mut frame, &mut state, &network, &mut views);
+        }
         let mut dump_now = false;
         while let Some(event) = network.try_recv() {
             activity = true;
@@ -239,7 +285,8 @@ pub async fn run(hooks: Hooks) {
         }
         if frame.key_pressed(KeyCode::F12) || dump_now {
             if let Some(path) = &hooks.state_dump {
-                if let Err(e) = hooks::write_dump(&state, views.controls.as_ref(), path) {
+                let preedit = views.preedit.as_ref().map(|(text, _)| text.as_str());
+                if let Err(e) = hooks::write_dump(&state, views.controls.as_ref(), preedit, path) {
                     tracing::warn!(error = %e, "state dump failed");
                 }
             }
@@ -265,8 +312,9 @@ pub async fn run(hooks: Hooks) {
             return;
         }
 
+        link.set_title(&window_title(&state));
         next_frame().await;
-        driver.pace(now);
+        driver.pace(now, &link, state.next_change(), views.dialog.waiting());
     }
 }
 
@@ -278,6 +326,8 @@ pub struct FrameDriver {
     last_active: f64,
     last_input: f64,
     animating: bool,
+    /// A countdown is on screen: draw every second.
+    periodic: bool,
     drawn_revision: u64,
     frame_started: Instant,
     /// Frames in which the interface was really drawn (not just shown again).
@@ -297,6 +347,7 @@ impl FrameDriver {
             last_active: 0.0,
             last_input: 0.0,
             animating: true,
+            periodic: false,
             drawn_revision: u64::MAX,
             frame_started: Instant::now(),
             renders: 0,
@@ -318,17 +369,17 @@ impl FrameDriver {
         dt: f32,
         activity: bool,
     ) -> Vec<Intent> {
-        if input.any() {
+        // Typing and clicking restart the caret's blink; a pointer moving
+        // over the window does not (it would keep an idle window drawing).
+        if !input.keys.is_empty() || input.clicked {
             self.last_input = now;
         }
         let activity = activity | views.chat.pictures.pump() | input.any();
         state.tick(now);
         let caret_on = now - self.last_input > CARET_BLINK_SECS || widgets::caret_visible(now);
         let dirty = activity || self.animating || state.revision != self.drawn_revision;
-        let periodic = matches!(
-            state.connection,
-            crate::app::state::Connection::Reconnecting { .. }
-        );
+        let periodic = matches!(state.connection, Connection::Reconnecting { .. });
+        self.periodic = periodic;
         let (intents, view_animating) = if self.canvas.needs_render(dirty, caret_on, periodic, now)
         {
             self.canvas.begin();
@@ -352,17 +403,46 @@ impl FrameDriver {
         intents
     }
 
-    /// Sleeps until the next frame is due.
-    pub fn pace(&mut self, now: f64) {
+    /// Waits for the next frame: asks for it at once while anything
+    /// moves (or where the window cannot sleep), else lets the window sleep
+    /// until woken or until the earliest of `due` (the state's next change,
+    /// on its clock), the caret's next blink, a countdown's next second, a
+    /// poll of the file dialog (`polling`) and the heartbeat.
+    pub fn pace(&mut self, now: f64, link: &WindowLink, due: Option<f64>, polling: bool) {
         let idle = now - self.last_active;
-        let interval = if idle < ACTIVE_LINGER_SECS {
-            ACTIVE_FRAME
-        } else if idle < DEEP_IDLE_SECS {
-            IDLE_FRAME
-        } else {
-            DEEP_IDLE_FRAME
-        };
-        self.pace_for(interval);
+        if idle < ACTIVE_LINGER_SECS || !link.can_sleep() {
+            link.frame_starts(None);
+            keep_awake();
+            self.pace_for(if idle < ACTIVE_LINGER_SECS {
+                ACTIVE_FRAME
+            } else if idle < DEEP_IDLE_SECS || polling {
+                IDLE_FRAME
+            } else {
+                DEEP_IDLE_FRAME
+            });
+            return;
+        }
+        let mut wait = HEARTBEAT.as_secs_f64();
+        if polling {
+            wait = wait.min(IDLE_FRAME.as_secs_f64());
+        }
+        if self.periodic {
+            wait = wait.min(1.0);
+        }
+        let blink_ends = self.last_input + CARET_BLINK_SECS;
+        if now < blink_ends {
+            wait = wait
+                .min(widgets::next_caret_blink(now) - now)
+                .min(blink_ends - now);
+        }
+        if let Some(at) = due {
+            wait = wait.min(at - now);
+        }
+        // Input can wake the window faster than frames are useful.
+        self.pace_for(ACTIVE_FRAME);
+        link.frame_starts(Some(
+            Instant::now() + Duration::from_secs_f64(wait.max(0.0)),
+        ));
     }
 
     /// Sleeps until `interval` after the previous frame started.
@@ -371,10 +451,10 @@ impl FrameDriver {
     }
 }
 
-/// The last drawn frame, kept in a texture: an idle frame only shows it
-/// again instead of drawing the whole interface. The interface is drawn
-/// when something changed, when the caret blinks, and every few seconds
-/// (every second while a countdown is on screen).
+/// The last drawn frame, kept in a texture: a frame with no change only
+/// shows it again instead of drawing the whole interface. The interface is
+/// drawn when something changed, when the caret blinks, every second while
+/// a countdown is on screen, and once a minute anyway.
 #[derive(Default)]
 pub struct Canvas {
     target: Option<RenderTarget>,
@@ -400,7 +480,7 @@ impl Canvas {
             screen_width().max(1.0) as u32,
             screen_height().max(1.0) as u32,
         );
-        let every = if periodic { 1.0 } else { 5.0 };
+        let every = if periodic { 1.0 } else { 60.0 };
         let due = dirty
             || self.target.is_none()
             || size != self.size
@@ -493,6 +573,55 @@ fn pace(frame_started: &mut Instant, interval: Duration) {
     *frame_started = Instant::now();
 }
 
+/// Gives the composer's keys to the input method first: what it said since
+/// the last frame is applied (commits inserted, keys it passed back put
+/// before this frame's), then this frame's keys that it wants are sent.
+/// Returns whether anything changed.
+#[cfg(target_os = "linux")]
+fn route_keys(
+    ime: &mut ime::Ime,
+    frame: &mut FrameInput,
+    state: &mut AppState,
+    network: &Network,
+    views: &mut Views,
+) -> bool {
+    use crate::app::intent::{Edit, Field};
+    let mut changed = false;
+    let mut passed = Vec::new();
+    while let Some(event) = ime.next_event() {
+        changed = true;
+        match event {
+            ime::ImeEvent::Pass(key) => passed.push(key),
+            ime::ImeEvent::Commit(text) => {
+                let edit = Intent::Edit {
+                    field: Field::Composer,
+                    edit: Edit::Insert(text),
+                };
+                for command in state.handle(edit) {
+                    dispatch(command, network, views);
+                }
+            }
+            ime::ImeEvent::Consumed | ime::ImeEvent::Preedit { .. } => {}
+        }
+    }
+    views.preedit = ime.preedit.clone();
+    let composing = state.screen == Screen::Chat
+        && state.composer_focused
+        && state.share_sheet.is_none()
+        && state.overlay.is_none();
+    let keys = std::mem::take(&mut frame.keys);
+    for key in keys {
+        if composing && ime.ready() && ime.wants(&key) {
+            ime.send(key);
+            changed = true;
+        } else {
+            passed.push(key);
+        }
+    }
+    frame.keys = passed;
+    changed
+}
+
 /// Routes a command: the file dialog is the frame loop's, the rest goes to
 /// the network thread.
 fn dispatch(command: Command, network: &Network, views: &mut Views) {
@@ -530,6 +659,7 @@ async fn show_fatal(message: &str) {
             return;
         }
         next_frame().await;
+        keep_awake();
         std::thread::sleep(IDLE_FRAME);
     }
 }

@@ -80,6 +80,9 @@ enum Raw {
 pub struct InputCollector {
     subscriber: usize,
     queue: std::collections::VecDeque<Raw>,
+    /// Where the last motion event put the pointer: a motion to the same
+    /// place (how a sleeping window is woken) is no input.
+    pointer: Option<(f32, f32)>,
 }
 
 impl std::fmt::Debug for InputCollector {
@@ -95,6 +98,7 @@ impl InputCollector {
         Self {
             subscriber: macroquad::input::utils::register_input_subscriber(),
             queue: std::collections::VecDeque::new(),
+            pointer: None,
         }
     }
 
@@ -182,7 +186,10 @@ impl EventHandler for InputCollector {
         self.queue.push_back(Raw::Wheel(y));
     }
 
-    fn mouse_motion_event(&mut self, _x: f32, _y: f32) {
+    fn mouse_motion_event(&mut self, x: f32, y: f32) {
+        if self.pointer.replace((x, y)) == Some((x, y)) {
+            return;
+        }
         if self.queue.back() != Some(&Raw::Moved) {
             self.queue.push_back(Raw::Moved);
         }
@@ -229,6 +236,9 @@ pub struct Ui<'a> {
     pub caret_on: bool,
     /// Where the named controls were drawn, when a state dump wants them.
     pub controls: Option<DrawnControls>,
+    /// What the input method is composing (and its cursor, in chars):
+    /// drawn at the composer's caret.
+    pub preedit: Option<(String, usize)>,
 }
 
 impl<'a> Ui<'a> {
@@ -245,6 +255,7 @@ impl<'a> Ui<'a> {
             click_used: false,
             caret_on: true,
             controls: None,
+            preedit: None,
         }
     }
 
@@ -492,7 +503,8 @@ pub fn text_field(
         (caret_x_full - inner_w + 2.0).max(0.0)
     };
 
-    if display.is_empty() {
+    let composing = focused && field == Field::Composer && ui.preedit.is_some();
+    if display.is_empty() && !composing {
         let placeholder = ui.fonts.fit(look.placeholder, size, inner_w);
         ui.fonts
             .draw_centred_v(&placeholder, r.x + pad, top, line_h, size, theme::FAINT);
@@ -531,7 +543,15 @@ pub fn text_field(
             }
         }
     }
-    if focused && ui.caret_on {
+    let preedit = ui
+        .preedit
+        .clone()
+        .filter(|_| focused && field == Field::Composer);
+    if let Some((text, cursor)) = preedit {
+        let y = top + (caret_line - first_line) as f32 * line_h;
+        let x = r.x + pad + caret_x_full - scroll_x;
+        draw_preedit(ui, &text, cursor, vec2(x, y), line_h, size);
+    } else if focused && ui.caret_on {
         let y = top + (caret_line - first_line) as f32 * line_h;
         let x = r.x + pad + caret_x_full - scroll_x;
         draw_rectangle(
@@ -618,9 +638,41 @@ pub fn text_field(
     action
 }
 
+/// The input method's text being composed, at the caret (`at`: the top
+/// of its line): on the field's colour, underlined, with its own cursor.
+fn draw_preedit(ui: &Ui, text: &str, cursor: usize, at: Vec2, line_h: f32, size: f32) {
+    let w = ui.fonts.width(text, size);
+    draw_rectangle(at.x, at.y, w + 2.0, line_h, theme::FIELD);
+    ui.fonts
+        .draw_centred_v(text, at.x, at.y, line_h, size, theme::TEXT);
+    draw_rectangle(at.x, at.y + line_h * 0.86, w, 1.5, theme::ACCENT);
+    let head: String = text.chars().take(cursor).collect();
+    let cx = at.x + ui.fonts.width(&head, size);
+    draw_rectangle(
+        cx.round(),
+        at.y + line_h * 0.18,
+        1.5,
+        line_h * 0.64,
+        theme::ACCENT,
+    );
+}
+
 /// The caret's blink: on for 0.6 s, off for 0.4 s.
 pub fn caret_visible(now: f64) -> bool {
-    now.fract() < 0.6
+    now.fract() < CARET_ON_FRACTION
+}
+
+/// The part of each second the caret is shown.
+const CARET_ON_FRACTION: f64 = 0.6;
+
+/// When the caret next turns on or off.
+pub fn next_caret_blink(now: f64) -> f64 {
+    let second = now.floor();
+    if now.fract() < CARET_ON_FRACTION {
+        second + CARET_ON_FRACTION
+    } else {
+        second + 1.0
+    }
 }
 
 /// The clipboard's text, cleaned for a field: line ends normalised, tabs
