@@ -240,6 +240,19 @@ fn two_gui_clients_chat_under_xvfb() {
         (p.contains('好') || p.contains("hao")).then_some(())
     });
     alice.screenshot(&shots.join("ime-preedit.png"));
+    // The caret's place on the screen went to the input method (for its
+    // candidate window): inside the composer, wherever the window is.
+    let origin = alice.origin();
+    alice.wait_for("the caret reported to the input method", |d| {
+        let c: Vec<i64> = d["ime_caret"]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_i64)
+            .collect();
+        let r = layout(d, "composer")?;
+        let (x, y) = ((c[0] - origin.0) as f64, (c[1] - origin.1) as f64);
+        (x >= r[0] && x <= r[0] + r[2] && y >= r[1] && y <= r[1] + r[3] && c[3] > 0).then_some(())
+    });
     alice.key("space");
     alice.wait_for("你好 committed into the composer", |d| {
         (d["composer"] == "你好").then_some(())
@@ -641,6 +654,18 @@ impl Gui {
             .status()
             .expect("run xdotool");
         assert!(status.success(), "xdotool {all:?} failed: {status}");
+    }
+
+    /// Where the window's top-left corner is on the screen.
+    fn origin(&self) -> (i64, i64) {
+        let window = self.window.to_string();
+        let out = xdotool_output(&self.display, &["getwindowgeometry", "--shell", &window]);
+        let value = |key: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(key)?.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in {out:?}"))
+        };
+        (value("X="), value("Y="))
     }
 
     /// Presses a key (`Return`, `F12`, `ctrl+v`...).

@@ -225,16 +225,26 @@ pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
     })
 }
 
-/// Writes [`dump`] to `path` atomically (temporary file, then rename).
-/// `preedit` is what the input method is composing (kept by the views).
+/// What the input method is doing, as the views keep it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ImeDump {
+    /// What it is composing.
+    pub preedit: Option<String>,
+    /// The caret rectangle last reported to it, on the screen.
+    pub caret: Option<[i32; 4]>,
+}
+
+/// Writes [`dump`] to `path` atomically (temporary file, then rename),
+/// with what the input method is doing (`preedit`, `ime_caret`).
 pub fn write_dump(
     state: &AppState,
     controls: Option<&DrawnControls>,
-    preedit: Option<&str>,
+    ime: &ImeDump,
     path: &Path,
 ) -> io::Result<()> {
     let mut value = dump(state, controls);
-    value["preedit"] = serde_json::json!(preedit);
+    value["preedit"] = serde_json::json!(ime.preedit);
+    value["ime_caret"] = serde_json::json!(ime.caret);
     let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -283,11 +293,17 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        write_dump(&s, Some(&controls), Some("你好"), &path).unwrap();
+        let ime = ImeDump {
+            preedit: Some("你好".into()),
+            caret: Some([1, 2, 3, 4]),
+        };
+        write_dump(&s, Some(&controls), &ime, &path).unwrap();
         let mut back: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back["preedit"], "你好");
+        assert_eq!(back["ime_caret"], serde_json::json!([1, 2, 3, 4]));
         back.as_object_mut().unwrap().remove("preedit");
+        back.as_object_mut().unwrap().remove("ime_caret");
         assert_eq!(back, v);
     }
 }

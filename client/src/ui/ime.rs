@@ -44,15 +44,35 @@ pub enum ImeEvent {
     Preedit { text: String, cursor: usize },
 }
 
+/// What the frame loop asks of the input method thread.
+#[derive(Debug, Clone, PartialEq)]
+enum Request {
+    /// A key for the input method.
+    Key(Key),
+    /// The caret's rectangle on the screen (root-window coordinates).
+    Caret(CaretRect),
+}
+
+/// A rectangle on the screen, as `SetCursorLocation` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaretRect {
+    pub x: i32,
+    pub y: i32,
+    pub w: i32,
+    pub h: i32,
+}
+
 /// The frame loop's handle on the input method thread.
 pub struct Ime {
-    keys: tokio::sync::mpsc::UnboundedSender<Key>,
+    keys: tokio::sync::mpsc::UnboundedSender<Request>,
     events: mpsc::Receiver<ImeEvent>,
     ready: Arc<AtomicBool>,
     /// Keys sent and not answered yet.
     in_flight: usize,
     /// What is being composed, and its cursor.
     pub preedit: Option<(String, usize)>,
+    /// The caret rectangle last reported.
+    caret: Option<CaretRect>,
 }
 
 impl std::fmt::Debug for Ime {
@@ -98,6 +118,7 @@ impl Ime {
             ready,
             in_flight: 0,
             preedit: None,
+            caret: None,
         })
     }
 
@@ -120,8 +141,21 @@ impl Ime {
 
     /// Hands a key to the input method.
     pub fn send(&mut self, key: Key) {
-        if self.keys.send(key).is_ok() {
+        if self.keys.send(Request::Key(key)).is_ok() {
             self.in_flight += 1;
+        }
+    }
+
+    /// The caret rectangle last reported, as `[x, y, w, h]`.
+    pub fn caret(&self) -> Option<[i32; 4]> {
+        self.caret.map(|c| [c.x, c.y, c.w, c.h])
+    }
+
+    /// Tells the input method where the caret is on the screen, so its
+    /// candidate window opens beside it (only when it moved).
+    pub fn set_caret(&mut self, caret: CaretRect) {
+        if self.caret != Some(caret) && self.keys.send(Request::Caret(caret)).is_ok() {
+            self.caret = Some(caret);
         }
     }
 
@@ -183,7 +217,7 @@ impl Out {
 /// Creates an input context and feeds it keys until the frame loop goes.
 async fn serve(
     address: &str,
-    mut keys: tokio::sync::mpsc::UnboundedReceiver<Key>,
+    mut keys: tokio::sync::mpsc::UnboundedReceiver<Request>,
     out: &Out,
     ready: &AtomicBool,
 ) -> zbus::Result<()> {
@@ -221,8 +255,15 @@ async fn serve(
     let mut composing = false;
     loop {
         tokio::select! {
-            key = keys.recv() => {
-                let Some(key) = key else { return Ok(()) };
+            request = keys.recv() => {
+                let key = match request {
+                    None => return Ok(()),
+                    Some(Request::Caret(caret)) => {
+                        set_cursor_location(&conn, &context, caret).await?;
+                        continue;
+                    }
+                    Some(Request::Key(key)) => key,
+                };
                 let consumed = match to_ibus(&key) {
                     Some((keyval, keycode, state)) if composing || matches!(key, Key::Char(_)) => {
                         let reply = conn.call_method(Some(IBUS), &context, Some(CONTEXT),
@@ -250,6 +291,25 @@ async fn serve(
             }
         }
     }
+}
+
+/// Reports the caret's screen rectangle to the input context.
+async fn set_cursor_location(
+    conn: &zbus::Connection,
+    context: &OwnedObjectPath,
+    caret: CaretRect,
+) -> zbus::Result<()> {
+    let CaretRect { x, y, w, h } = caret;
+    tracing::debug!(x, y, w, h, "caret location for the input method");
+    conn.call_method(
+        Some(IBUS),
+        context,
+        Some(CONTEXT),
+        "SetCursorLocation",
+        &(x, y, w, h),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Turns the input context's signals into events.

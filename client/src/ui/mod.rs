@@ -150,6 +150,8 @@ pub struct Views {
     pub controls: Option<DrawnControls>,
     /// What the input method is composing, and its cursor.
     pub preedit: Option<(String, usize)>,
+    /// Where the composer's caret was last drawn (window coordinates).
+    pub caret: Option<Rect>,
 }
 
 /// Draws one frame of whatever screen the state names; returns the
@@ -188,6 +190,7 @@ pub fn draw_frame(
         }
     }
     views.controls = ui.controls.take();
+    views.caret = ui.caret;
     (ui.intents, ui.animating)
 }
 
@@ -270,6 +273,10 @@ pub async fn run(hooks: Hooks) {
         }
 
         let intents = driver.frame(&mut state, &mut views, &fonts, &frame, now, dt, activity);
+        #[cfg(target_os = "linux")]
+        if let (Some(ime), Some(caret)) = (&mut ime, views.caret) {
+            report_caret(ime, &link, caret);
+        }
 
         if frame.key_pressed(KeyCode::F11) {
             if let Some(path) = &hooks.screenshot {
@@ -285,8 +292,14 @@ pub async fn run(hooks: Hooks) {
         }
         if frame.key_pressed(KeyCode::F12) || dump_now {
             if let Some(path) = &hooks.state_dump {
-                let preedit = views.preedit.as_ref().map(|(text, _)| text.as_str());
-                if let Err(e) = hooks::write_dump(&state, views.controls.as_ref(), preedit, path) {
+                let ime = hooks::ImeDump {
+                    preedit: views.preedit.as_ref().map(|(text, _)| text.clone()),
+                    #[cfg(target_os = "linux")]
+                    caret: ime.as_ref().and_then(ime::Ime::caret),
+                    #[cfg(not(target_os = "linux"))]
+                    caret: None,
+                };
+                if let Err(e) = hooks::write_dump(&state, views.controls.as_ref(), &ime, path) {
                     tracing::warn!(error = %e, "state dump failed");
                 }
             }
@@ -620,6 +633,22 @@ fn route_keys(
     }
     frame.keys = passed;
     changed
+}
+
+/// Tells the input method where the composer's caret is on the screen.
+#[cfg(target_os = "linux")]
+fn report_caret(ime: &mut ime::Ime, link: &WindowLink, caret: Rect) {
+    if !ime.ready() {
+        return;
+    }
+    if let Some((x, y)) = link.to_root(caret.x, caret.y) {
+        ime.set_caret(ime::CaretRect {
+            x,
+            y,
+            w: caret.w.ceil() as i32,
+            h: caret.h.ceil() as i32,
+        });
+    }
 }
 
 /// Routes a command: the file dialog is the frame loop's, the rest goes to

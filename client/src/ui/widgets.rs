@@ -239,6 +239,9 @@ pub struct Ui<'a> {
     /// What the input method is composing (and its cursor, in chars):
     /// drawn at the composer's caret.
     pub preedit: Option<(String, usize)>,
+    /// Where the composer's caret was drawn (window coordinates), for the
+    /// input method's candidate window.
+    pub caret: Option<Rect>,
 }
 
 impl<'a> Ui<'a> {
@@ -256,6 +259,7 @@ impl<'a> Ui<'a> {
             caret_on: true,
             controls: None,
             preedit: None,
+            caret: None,
         }
     }
 
@@ -542,6 +546,11 @@ pub fn text_field(
                     .draw_centred_v(text, r.x + pad, y, line_h, size, theme::TEXT);
             }
         }
+    }
+    if focused && field == Field::Composer {
+        let y = top + (caret_line - first_line) as f32 * line_h;
+        let x = r.x + pad + caret_x_full - scroll_x;
+        ui.caret = Some(Rect::new(x, y, 1.5, line_h));
     }
     let preedit = ui
         .preedit

@@ -109,6 +109,18 @@ impl WindowLink {
         }
     }
 
+    /// A point of the window on the screen (root-window coordinates),
+    /// once the window is found.
+    pub fn to_root(&self, x: f32, y: f32) -> Option<(i32, i32)> {
+        #[cfg(target_os = "linux")]
+        if let Some(found) = &self.found {
+            let (x, y) = found.window.to_root(x.round() as i16, y.round() as i16)?;
+            return Some((x.into(), y.into()));
+        }
+        let _ = (x, y);
+        None
+    }
+
     /// Whether the window can be woken, and so may sleep.
     pub fn can_sleep(&self) -> bool {
         self.found.is_some()

@@ -32,6 +32,7 @@ struct Atoms {
 pub struct X11Window {
     conn: RustConnection,
     window: Window,
+    root: Window,
     atoms: Atoms,
 }
 
@@ -73,6 +74,7 @@ impl X11Window {
         let found = Self {
             conn,
             window,
+            root,
             atoms,
         };
         let pid = std::process::id();
@@ -105,6 +107,18 @@ impl X11Window {
         if let Err(e) = result {
             tracing::debug!(error = %e, "could not set the window title");
         }
+    }
+
+    /// A point of the window in root-window (screen) coordinates.
+    pub fn to_root(&self, x: i16, y: i16) -> Option<(i16, i16)> {
+        let reply = self
+            .conn
+            .translate_coordinates(self.window, self.root, x, y)
+            .ok()?
+            .reply()
+            .map_err(|e| tracing::debug!(error = %e, "could not translate coordinates"))
+            .ok()?;
+        Some((reply.dst_x, reply.dst_y))
     }
 
     /// Wakes miniquad's event loop when it sleeps. Its loop only draws
