@@ -239,6 +239,12 @@ fn two_gui_clients_chat_under_xvfb() {
         let p = d["preedit"].as_str()?;
         (p.contains('好') || p.contains("hao")).then_some(())
     });
+    // No panel runs, so the app draws the candidates itself, 你好 among
+    // them, one highlighted.
+    alice.wait_for("the candidates drawn in the app", |d| {
+        let c = d["candidates"].as_array()?;
+        (c.iter().any(|w| w == "你好") && d["candidate_cursor"].is_u64()).then_some(())
+    });
     alice.screenshot(&shots.join("ime-preedit.png"));
     // The caret's place on the screen went to the input method (for its
     // candidate window): inside the composer, wherever the window is.

@@ -232,6 +232,8 @@ pub struct ImeDump {
     pub preedit: Option<String>,
     /// The caret rectangle last reported to it, on the screen.
     pub caret: Option<[i32; 4]>,
+    /// The candidates the app draws, and the highlighted one.
+    pub candidates: Option<(Vec<String>, Option<usize>)>,
 }
 
 /// Writes [`dump`] to `path` atomically (temporary file, then rename),
@@ -245,6 +247,8 @@ pub fn write_dump(
     let mut value = dump(state, controls);
     value["preedit"] = serde_json::json!(ime.preedit);
     value["ime_caret"] = serde_json::json!(ime.caret);
+    value["candidates"] = serde_json::json!(ime.candidates.as_ref().map(|c| &c.0));
+    value["candidate_cursor"] = serde_json::json!(ime.candidates.as_ref().and_then(|c| c.1));
     let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -296,6 +300,7 @@ mod tests {
         let ime = ImeDump {
             preedit: Some("你好".into()),
             caret: Some([1, 2, 3, 4]),
+            candidates: Some((vec!["你好".into(), "拟好".into()], Some(0))),
         };
         write_dump(&s, Some(&controls), &ime, &path).unwrap();
         let mut back: Value =
@@ -303,7 +308,11 @@ mod tests {
         assert_eq!(back["preedit"], "你好");
         assert_eq!(back["ime_caret"], serde_json::json!([1, 2, 3, 4]));
         back.as_object_mut().unwrap().remove("preedit");
+        assert_eq!(back["candidates"], serde_json::json!(["你好", "拟好"]));
+        assert_eq!(back["candidate_cursor"], 0);
         back.as_object_mut().unwrap().remove("ime_caret");
+        back.as_object_mut().unwrap().remove("candidates");
+        back.as_object_mut().unwrap().remove("candidate_cursor");
         assert_eq!(back, v);
     }
 }

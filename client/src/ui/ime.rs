@@ -11,6 +11,8 @@
 //! display) [`Ime::start`] gives `None` and keys go straight to the
 //! composer, as before; failures are logged at debug level only.
 
+pub mod lookup;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -27,6 +29,10 @@ const IBUS_PATH: &str = "/org/freedesktop/IBus";
 const CONTEXT: &str = "org.freedesktop.IBus.InputContext";
 /// IBus capabilities: preedit text and focus.
 const CAPABILITIES: u32 = 1 | 8;
+/// IBus capability: the client draws the lookup table (candidates).
+const CAP_LOOKUP_TABLE: u32 = 4;
+/// The bus name of IBus's panel, which draws candidate windows.
+const PANEL: &str = "org.freedesktop.IBus.Panel";
 /// IBus's modifier bits.
 const SHIFT_MASK: u32 = 1;
 const RELEASE_MASK: u32 = 1 << 30;
@@ -40,6 +46,8 @@ pub enum ImeEvent {
     Consumed,
     /// Text to insert at the caret.
     Commit(String),
+    /// The candidates to draw (none: hide them).
+    Candidates(Option<lookup::Candidates>),
     /// The text being composed (empty: none), with the cursor in chars.
     Preedit { text: String, cursor: usize },
 }
@@ -73,6 +81,8 @@ pub struct Ime {
     pub preedit: Option<(String, usize)>,
     /// The caret rectangle last reported.
     caret: Option<CaretRect>,
+    /// The candidates to draw, when no panel draws them.
+    pub candidates: Option<lookup::Candidates>,
 }
 
 impl std::fmt::Debug for Ime {
@@ -119,6 +129,7 @@ impl Ime {
             in_flight: 0,
             preedit: None,
             caret: None,
+            candidates: None,
         })
     }
 
@@ -169,6 +180,7 @@ impl Ime {
             ImeEvent::Preedit { text, cursor } => {
                 self.preedit = (!text.is_empty()).then(|| (text.clone(), *cursor));
             }
+            ImeEvent::Candidates(candidates) => self.candidates = candidates.clone(),
             ImeEvent::Commit(_) => {}
         }
         Some(event)
@@ -246,7 +258,7 @@ async fn serve(
         &context,
         Some(CONTEXT),
         "SetCapabilities",
-        &(CAPABILITIES,),
+        &(capabilities(&conn).await,),
     )
     .await?;
     call("FocusIn").await?;
@@ -290,6 +302,28 @@ async fn serve(
                 }
             }
         }
+    }
+}
+
+/// What the input context is told the client can do: with no panel to
+/// show candidate windows, the client draws the lookup table itself.
+async fn capabilities(conn: &zbus::Connection) -> u32 {
+    let panel = conn
+        .call_method(
+            Some("org.freedesktop.DBus"),
+            "/org/freedesktop/DBus",
+            Some("org.freedesktop.DBus"),
+            "NameHasOwner",
+            &(PANEL,),
+        )
+        .await
+        .and_then(|reply| reply.body().deserialize::<bool>())
+        .unwrap_or(false);
+    tracing::debug!(panel, "input method panel");
+    if panel {
+        CAPABILITIES
+    } else {
+        CAPABILITIES | CAP_LOOKUP_TABLE
     }
 }
 
@@ -340,6 +374,13 @@ fn handle_signal(message: &zbus::Message, out: &Out, composing: &mut bool) {
                 });
             }
         }
+        Some("UpdateLookupTable") => {
+            if let Ok((table, visible)) = body.deserialize::<(OwnedValue, bool)>() {
+                let candidates = lookup::parse(&table).filter(|c| visible && !c.items.is_empty());
+                out.send(ImeEvent::Candidates(candidates));
+            }
+        }
+        Some("HideLookupTable") => out.send(ImeEvent::Candidates(None)),
         Some("HidePreeditText") => {
             *composing = false;
             out.send(ImeEvent::Preedit {

@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod cache_browser;
+pub mod candidates;
 pub mod chat;
 pub mod emoji;
 pub mod fonts;
@@ -152,6 +153,8 @@ pub struct Views {
     pub preedit: Option<(String, usize)>,
     /// Where the composer's caret was last drawn (window coordinates).
     pub caret: Option<Rect>,
+    /// The input method's candidates, when the app draws them.
+    pub candidates: Option<candidates::Candidates>,
 }
 
 /// Draws one frame of whatever screen the state names; returns the
@@ -186,6 +189,9 @@ pub fn draw_frame(
                 || state.viewing_cached.is_some()
             {
                 chat::draw_picture_overlay(&mut ui, state, &mut views.chat);
+            }
+            if let (Some(caret), Some(c)) = (ui.caret, &views.candidates) {
+                candidates::draw(&ui, caret, c);
             }
         }
     }
@@ -294,6 +300,10 @@ pub async fn run(hooks: Hooks) {
             if let Some(path) = &hooks.state_dump {
                 let ime = hooks::ImeDump {
                     preedit: views.preedit.as_ref().map(|(text, _)| text.clone()),
+                    candidates: views
+                        .candidates
+                        .as_ref()
+                        .map(|c| (c.items.clone(), c.cursor)),
                     #[cfg(target_os = "linux")]
                     caret: ime.as_ref().and_then(ime::Ime::caret),
                     #[cfg(not(target_os = "linux"))]
@@ -614,10 +624,13 @@ fn route_keys(
                     dispatch(command, network, views);
                 }
             }
-            ime::ImeEvent::Consumed | ime::ImeEvent::Preedit { .. } => {}
+            ime::ImeEvent::Consumed
+            | ime::ImeEvent::Preedit { .. }
+            | ime::ImeEvent::Candidates(_) => {}
         }
     }
     views.preedit = ime.preedit.clone();
+    views.candidates = ime.candidates.clone();
     let composing = state.screen == Screen::Chat
         && state.composer_focused
         && state.share_sheet.is_none()
