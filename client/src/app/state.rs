@@ -593,6 +593,18 @@ impl AppState {
     }
 
     fn toast(&mut self, text: String, action: Option<(String, Intent)>, error: bool) {
+        // The same notice again (several messages slowed down at once)
+        // refreshes the one on screen instead of stacking copies.
+        if action.is_none() {
+            if let Some(same) = self
+                .toasts
+                .iter_mut()
+                .find(|t| t.action.is_none() && t.error == error && t.text == text)
+            {
+                same.shown_at = self.now;
+                return;
+            }
+        }
         let id = self.next_toast;
         self.next_toast += 1;
         self.toasts.push(Toast {
@@ -1859,6 +1871,18 @@ mod tests {
             "{}",
             s.toasts[0].text
         );
+        // A second message slowed down the same way refreshes that notice.
+        let local = match s.handle(Intent::SendEmoji(EmojiId(1))).as_slice() {
+            [Command::Send { local, .. }] => *local,
+            other => panic!("{other:?}"),
+        };
+        let client_id = ClientMsgId(6);
+        s.apply(NetEvent::Queued { local, client_id });
+        s.apply(NetEvent::Throttled {
+            client_id,
+            retry_in_secs: 2.5,
+        });
+        assert_eq!(s.toasts.len(), 1, "{:?}", s.toasts);
     }
 
     #[test]
