@@ -10,26 +10,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use natter_common::{ClientMsg, ServerMsg};
+use natter_tests::logins::{loopback, register_from};
 use natter_tests::raw::{client_config, RawPeer};
 use natter_tests::{within, TestServer, PASSWORD};
 use tokio::net::UdpSocket;
-
-fn loopback(n: u8) -> IpAddr {
-    IpAddr::from([127, 0, 0, n])
-}
-
-async fn register(server: SocketAddr, from: u8, name: &str) {
-    let mut peer = RawPeer::connect_from(server, loopback(from)).await;
-    peer.send(&ClientMsg::Register {
-        name: name.into(),
-        password: PASSWORD.into(),
-    })
-    .await;
-    match peer.read().await {
-        ServerMsg::Registered { .. } => {}
-        other => panic!("registering {name}: {other:?}"),
-    }
-}
 
 /// A one-way relay: what clients send reaches the server from `spoofed`,
 /// nothing the server answers comes back. This is what the server sees of
@@ -102,7 +86,7 @@ impl Drop for BlindRelay {
 #[tokio::test]
 async fn forged_source_addresses_do_not_take_a_victims_places() {
     let server = TestServer::start_with(|c| c.max_unauthenticated_per_address = 4).await;
-    register(server.addr, 1, "victim").await;
+    register_from(server.addr, 1, "victim").await;
     let victim = loopback(7);
     let mut relay = BlindRelay::start(server.addr, victim).await;
 
@@ -151,8 +135,8 @@ async fn one_address_cannot_keep_the_hashing_queue_to_itself() {
         c.hash_wait_secs = 1;
     })
     .await;
-    register(server.addr, 1, "alice").await;
-    register(server.addr, 2, "mallory").await;
+    register_from(server.addr, 1, "alice").await;
+    register_from(server.addr, 2, "mallory").await;
 
     let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();
     let mut flood = tokio::task::JoinSet::new();
@@ -194,7 +178,7 @@ async fn one_address_cannot_keep_the_hashing_queue_to_itself() {
 #[tokio::test]
 async fn a_connection_that_has_not_logged_in_may_open_only_its_control_stream() {
     let server = TestServer::start().await;
-    register(server.addr, 1, "alice").await;
+    register_from(server.addr, 1, "alice").await;
     let mut peer = RawPeer::connect_from(server.addr, loopback(2)).await;
     // A round trip, so everything the server granted so far has arrived.
     peer.send(&ClientMsg::Ping { nonce: 1 }).await;

@@ -7,46 +7,14 @@
 use std::path::Path;
 
 use natter_client::Client;
-use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
+use natter_common::protocol::TransferReply;
 use natter_common::ServerMsg;
-use natter_common::{BlobHash, ClientMsg, ClientMsgId, Content, MediaRef, Recipient, Refusal};
+use natter_common::{ClientMsg, ClientMsgId, Content, MediaRef, Recipient, Refusal};
+use natter_tests::blobs::*;
 use natter_tests::raw::{open_transfer, transfer_reply, RawPeer};
 use natter_tests::*;
 
 const MIB: u64 = 1 << 20;
-
-/// `size` deterministic bytes for `seed` and their hash.
-fn content(size: u64, seed: &str) -> (Vec<u8>, BlobHash) {
-    let mut bytes = vec![0u8; size as usize];
-    let mut xof = blake3::Hasher::new().update(seed.as_bytes()).finalize_xof();
-    xof.fill(&mut bytes);
-    let hash = BlobHash(*blake3::hash(&bytes).as_bytes());
-    (bytes, hash)
-}
-
-fn put(hash: BlobHash, size: u64) -> TransferHeader {
-    TransferHeader::Put {
-        kind: MediaKind::File,
-        hash,
-        size,
-    }
-}
-
-fn get(hash: BlobHash, offset: u64) -> TransferHeader {
-    TransferHeader::Get {
-        kind: MediaKind::File,
-        hash,
-        offset,
-    }
-}
-
-/// Registers `name` and logs in a raw peer as them.
-async fn raw_user(server: &TestServer, name: &str) -> RawPeer {
-    natter_client::register(&server.client_config(), name, PASSWORD)
-        .await
-        .expect("register");
-    RawPeer::login(server.addr, name, PASSWORD).await
-}
 
 /// Sends `bytes` from `offset` on a put that was told to send, and
 /// returns the server's verdict.

@@ -12,35 +12,11 @@ use natter_common::codec::write_frame;
 use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
 use natter_common::BlobHash;
 use natter_server::listener::{RECEIVE_WINDOW, STREAM_RECEIVE_WINDOW};
-use natter_tests::raw::{open_transfer, transfer_reply, RawPeer};
+use natter_tests::blobs::*;
+use natter_tests::raw::{open_transfer, transfer_reply};
 use natter_tests::*;
 
 const MIB: u64 = 1 << 20;
-
-/// `size` deterministic bytes for `seed` and their hash.
-fn content(size: u64, seed: &str) -> (Vec<u8>, BlobHash) {
-    let mut bytes = vec![0u8; size as usize];
-    let mut xof = blake3::Hasher::new().update(seed.as_bytes()).finalize_xof();
-    xof.fill(&mut bytes);
-    let hash = BlobHash(*blake3::hash(&bytes).as_bytes());
-    (bytes, hash)
-}
-
-fn put(hash: BlobHash, size: u64) -> TransferHeader {
-    TransferHeader::Put {
-        kind: MediaKind::File,
-        hash,
-        size,
-    }
-}
-
-/// Registers `name` and logs in a raw peer as them.
-async fn raw_user(server: &TestServer, name: &str) -> RawPeer {
-    natter_client::register(&server.client_config(), name, PASSWORD)
-        .await
-        .expect("register");
-    RawPeer::login(server.addr, name, PASSWORD).await
-}
 
 #[tokio::test]
 async fn junk_written_after_a_get_header_is_refused_with_a_stop_not_buffered() {

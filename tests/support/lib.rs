@@ -3,6 +3,7 @@
 //! protocol-abuse tests, a UDP relay that can cut the network, and
 //! event waits bounded by a deadline (never a sleep).
 
+pub mod blobs;
 pub mod logins;
 pub mod raw;
 pub mod relay;

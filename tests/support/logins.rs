@@ -25,8 +25,14 @@ pub fn roomy(c: &mut Config) {
     c.registrations_per_address_per_hour = 1000;
 }
 
+/// Registers `name` from 127.0.0.1.
 pub async fn register(server: SocketAddr, name: &str) {
-    let mut peer = RawPeer::connect_from(server, loopback(1)).await;
+    register_from(server, 1, name).await
+}
+
+/// Registers `name` from 127.0.0.`from`.
+pub async fn register_from(server: SocketAddr, from: u8, name: &str) {
+    let mut peer = RawPeer::connect_from(server, loopback(from)).await;
     peer.send(&ClientMsg::Register {
         name: name.into(),
         password: PASSWORD.into(),
