@@ -4,8 +4,7 @@
 
 use std::collections::HashSet;
 
-use natter_client::app::state::HISTORY_PAGE;
-use natter_client::{Client, ClientEvent, Events};
+use natter_client::{Client, ClientEvent, Events, HISTORY_PAGE};
 use natter_common::codec::{encode_frame, read_frame, write_frame};
 use natter_common::protocol::{close, MediaKind, TransferHeader, TransferReply};
 use natter_common::{

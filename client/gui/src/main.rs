@@ -1,10 +1,10 @@
 //! `natter`: the graphical chat client. Opens the window and runs the
-//! frame loop in `natter_client::ui`; `--bench-frames` (or
+//! frame loop in `natter_gui::ui`; `--bench-frames` (or
 //! `NATTER_BENCH_FRAMES=1`) runs the frame-time benchmark instead. The
-//! environment hooks are listed in `natter_client::app::hooks`.
+//! environment hooks are listed in `natter_gui::app::hooks`.
 
-use natter_client::app::hooks::Hooks;
-use natter_client::ui;
+use natter_gui::app::hooks::Hooks;
+use natter_gui::ui;
 
 fn main() {
     tracing_subscriber::fmt()

@@ -12,7 +12,7 @@
 //! | `NATTER_HOST_DATA_DIR` | data directory of the server "Host a server here" starts (default: the platform data directory's `server/`) |
 //! | `NATTER_FONT` | a TTF/TTC file to use instead of the system CJK font or the shipped one |
 //! | `NATTER_BENCH_FRAMES=1` | same as `natter --bench-frames`: the headless frame-time benchmark (with `NATTER_SCREENSHOT`, also a PNG of its last scrolled frame) |
-//! | `RUST_LOG` | log filter (default `warn`); `natter_client=debug` logs the frame rate every 5 s |
+//! | `RUST_LOG` | log filter (default `warn`); `natter_gui=debug` logs the frame rate every 5 s |
 //!
 //! The dump is `{"screen": "login"|"register"|"chat", "me", "server",
 //! "connection": "offline"|"online"|"reconnecting"|"closed: ...", "online",

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
 use crate::app::state::{LocalId, Ticket};
 use crate::app::wake::Wakeup;
-use crate::{Client, ClientConfig, ClientError, ClientEvent, Events, FirstUse, Trust};
+use natter_client::{Client, ClientConfig, ClientError, ClientEvent, Events, FirstUse, Trust};
 
 /// Name sent in the hello, for the server's logs.
 const SOFTWARE: &str = concat!("natter-gui ", env!("CARGO_PKG_VERSION"));
@@ -523,7 +523,8 @@ impl NetTask {
             software: SOFTWARE.to_owned(),
         };
         if attempt.register {
-            if let Err(e) = crate::register(&config, &attempt.name, &attempt.password).await {
+            if let Err(e) = natter_client::register(&config, &attempt.name, &attempt.password).await
+            {
                 self.report(NetEvent::LoginFailed(e));
                 return;
             }
@@ -649,11 +650,11 @@ mod media {
 
     use super::{CachedEntry, NetEvent};
     use crate::app::state::Ticket;
-    use crate::media::{CachedItem, MediaCache};
-    use crate::{Client, ClientEvent};
+    use natter_client::media::{CachedItem, MediaCache};
+    use natter_client::{Client, ClientEvent};
 
     /// The library's id of a transfer.
-    pub type TransferKey = crate::TransferId;
+    pub type TransferKey = natter_client::TransferId;
 
     /// Points the client at the cache the hooks name (if any).
     pub fn configure(client: &Client, cache_dir: Option<&Path>) {
@@ -670,11 +671,11 @@ mod media {
     }
 
     pub fn open(path: &Path) -> std::io::Result<()> {
-        crate::media::open_with_system(path)
+        natter_client::media::open_with_system(path)
     }
 
     pub fn show_folder(path: &Path) -> std::io::Result<()> {
-        crate::media::show_in_folder(path)
+        natter_client::media::show_in_folder(path)
     }
 
     /// Everything in the cache: pictures, then files (newest first).

@@ -326,31 +326,44 @@ fn hash_prefix(
     Ok(total)
 }
 
-/// If `path` is a PNG, JPEG, GIF or WebP picture that really decodes, its
-/// pixel size. CPU-heavy: runs on the blocking pool.
+/// If `path` is a PNG, JPEG, GIF or WebP picture, its pixel size, read
+/// from the file's header (the receiving GUI decodes it, within limits).
+/// Reads the disk: runs on the blocking pool.
 pub async fn picture_size(path: &Path) -> Option<(u32, u32)> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        use image::ImageFormat;
+        use imagesize::ImageType;
         if std::fs::metadata(&path).ok()?.len() > MAX_PICTURE_BYTES {
             return None;
         }
-        let reader = image::io::Reader::open(&path)
-            .ok()?
-            .with_guessed_format()
-            .ok()?;
         if !matches!(
-            reader.format(),
-            Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::WebP)
+            imagesize::image_type(&read_head(&path)?).ok()?,
+            ImageType::Png | ImageType::Jpeg | ImageType::Gif | ImageType::Webp
         ) {
             return None;
         }
-        let picture = reader.decode().ok()?;
-        Some((picture.width(), picture.height()))
+        let size = imagesize::size(&path).ok()?;
+        let (width, height) = (
+            u32::try_from(size.width).ok()?,
+            u32::try_from(size.height).ok()?,
+        );
+        (width > 0 && height > 0).then_some((width, height))
     })
     .await
     .ok()
     .flatten()
+}
+
+/// The first bytes of a file, enough to tell its picture format.
+fn read_head(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)
+        .ok()?
+        .take(64)
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(head)
 }
 
 /// Reports `(done, total, bytes per second)` at most every 100 ms; the

@@ -4,17 +4,16 @@
 //! ([`trust`]), logs in, and hands back a [`Client`] to act with and an
 //! [`Events`] stream of what happens. A background task keeps the session
 //! alive across network drops: it reconnects, resumes, replays what was
-//! missed without duplicates, and resends unconfirmed messages. The GUI,
-//! the CLI, the end-to-end tests and the benchmarks all use this crate.
+//! missed without duplicates, and resends unconfirmed messages. The GUI
+//! (the `natter` crate), the CLI, the end-to-end tests and the benchmarks
+//! all use this crate; it draws nothing and hosts no server.
 
-pub mod app;
 pub mod client;
 pub mod connection;
 pub mod error;
 pub mod media;
 pub mod transfers;
 pub mod trust;
-pub mod ui;
 
 pub use client::{
     register, register_account, Client, ClientConfig, ClientEvent, Events, HistoryPage,
@@ -23,3 +22,6 @@ pub use client::{
 pub use error::ClientError;
 pub use media::{MediaCache, Progress, TransferId};
 pub use trust::{FirstUse, Trust};
+
+/// Messages a client asks for per history page (the GUI at every login).
+pub const HISTORY_PAGE: u16 = 100;

@@ -21,10 +21,10 @@ use macroquad::prelude::*;
 use crate::ui::glyphs::{self, Coverage, Pick};
 
 /// The shipped CJK font (Apache-2.0; see `assets/fonts/README.md`).
-static SHIPPED: &[u8] = include_bytes!("../../../assets/fonts/wqy-microhei.ttc");
+static SHIPPED: &[u8] = include_bytes!("../../../../assets/fonts/wqy-microhei.ttc");
 /// The shipped symbol and emoji font (Symbola, free for any use; see
 /// `assets/fonts/README.md`).
-static SHIPPED_SYMBOLS: &[u8] = include_bytes!("../../../assets/fonts/symbola.ttf");
+static SHIPPED_SYMBOLS: &[u8] = include_bytes!("../../../../assets/fonts/symbola.ttf");
 
 /// System fonts tried first, in order. Noto CJK is left out on purpose: it
 /// takes seconds and hundreds of MB to load, more than the shipped font.

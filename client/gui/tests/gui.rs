@@ -1130,7 +1130,11 @@ async fn left(events: &mut Events, name: &str) {
 fn screenshot_dir() -> PathBuf {
     let dir = if std::env::var_os("NATTER_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
         let client = Path::new(env!("CARGO_MANIFEST_DIR"));
-        client.parent().expect("workspace").join("docs/screenshots")
+        client
+            .ancestors()
+            .nth(2)
+            .expect("workspace")
+            .join("docs/screenshots")
     } else {
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-screenshots")
     };

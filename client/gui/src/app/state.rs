@@ -21,7 +21,7 @@ use natter_common::{
 
 use crate::app::intent::{Edit, Field, Intent};
 use crate::app::net::{CachedEntry, Command, LoginAttempt, NetEvent};
-use crate::ClientError;
+use natter_client::ClientError;
 
 /// The address the login form starts with, and where "Host a server here"
 /// listens.
@@ -32,8 +32,7 @@ pub const HOST_PORT: u16 = 4433;
 pub const PANEL_ANIMATION_SECS: f64 = 0.15;
 /// How long a toast stays up, in seconds.
 pub const TOAST_SECS: f64 = 8.0;
-/// Messages asked for per history page.
-pub const HISTORY_PAGE: u16 = 100;
+pub use natter_client::HISTORY_PAGE;
 /// Seconds a newly arrived emoji keeps bouncing at full frame rate.
 pub const NEW_EMOJI_SECS: f64 = 2.0;
 

@@ -112,7 +112,7 @@ mod tests {
 
     fn shipped(name: &str) -> Arc<Vec<u8>> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../assets/fonts")
+            .join("../../assets/fonts")
             .join(name);
         Arc::new(std::fs::read(path).expect("shipped font"))
     }
