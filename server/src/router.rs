@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use natter_common::rules::check_content;
 use natter_common::{ClientMsgId, Content, MediaRef, Recipient, Refusal, Timestamp};
 
 use crate::session::Context;
@@ -141,7 +142,7 @@ async fn check_and_store(
     to: Recipient,
     content: Content,
 ) -> Result<Appended, Refusal> {
-    check_content(ctx, &content)?;
+    check_content(&content, ctx.config.max_text_chars)?;
     if let Some(media) = content.media() {
         check_media(ctx, from, media).await?;
     }
@@ -204,36 +205,5 @@ fn internal(e: crate::store::StoreError) -> Refusal {
     } else {
         tracing::error!(error = %e, "store failed");
         Refusal::Internal
-    }
-}
-
-fn check_content(ctx: &Context, content: &Content) -> Result<(), Refusal> {
-    match content {
-        Content::Text(text) => {
-            if text.trim().is_empty() {
-                return Err(Refusal::EmptyText);
-            }
-            let max = ctx
-                .config
-                .max_text_chars
-                .min(natter_common::limits::MAX_TEXT_CHARS as u32);
-            if text.chars().count() > max as usize {
-                return Err(Refusal::TextTooLong { max_chars: max });
-            }
-            Ok(())
-        }
-        Content::Emoji(id) => match id.emoji() {
-            Some(_) => Ok(()),
-            None => Err(Refusal::UnknownEmoji(id.0)),
-        },
-        Content::Image { media, .. } | Content::File(media) => {
-            let name_ok = !media.name.is_empty()
-                && media.name.chars().count() <= natter_common::limits::MAX_MEDIA_NAME_CHARS
-                && !media.name.chars().any(char::is_control);
-            if !name_ok {
-                return Err(Refusal::InvalidMedia("bad file name".into()));
-            }
-            Ok(())
-        }
     }
 }

@@ -37,8 +37,9 @@ use std::future::pending;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use natter_common::limits::{MAX_HISTORY_PAGE, MAX_MEDIA_NAME_CHARS, MAX_TEXT_CHARS};
+use natter_common::limits::MAX_HISTORY_PAGE;
 use natter_common::protocol::close;
+use natter_common::rules::check_content;
 use natter_common::{
     ChatMessage, ClientMsg, ClientMsgId, Content, Conversation, Fingerprint, Limits, MessageId,
     Recipient, Refusal, RequestId, ServerMsg, SessionToken, Timestamp, UserName,
@@ -528,37 +529,8 @@ fn closed_reason(shared: &Shared) -> ClientError {
 /// Refuses locally what the server would refuse: blank or too long text,
 /// unknown emoji, bad file names. (Sizes are the transfer's business.)
 fn validate(content: &Content, limits: &Limits) -> Result<(), ClientError> {
-    let invalid = |r: Refusal| Err(ClientError::InvalidInput(r.to_string()));
-    match content {
-        Content::Text(text) => {
-            let max = (limits.max_text_chars as usize).min(MAX_TEXT_CHARS);
-            if text.trim().is_empty() {
-                return invalid(Refusal::EmptyText);
-            }
-            if text.chars().count() > max {
-                return invalid(Refusal::TextTooLong {
-                    max_chars: max as u32,
-                });
-            }
-        }
-        Content::Emoji(id) => {
-            if id.emoji().is_none() {
-                return invalid(Refusal::UnknownEmoji(id.0));
-            }
-        }
-        Content::Image { media, .. } | Content::File(media) => {
-            let name = &media.name;
-            if name.is_empty()
-                || name.chars().count() > MAX_MEDIA_NAME_CHARS
-                || name.chars().any(char::is_control)
-            {
-                return invalid(Refusal::InvalidMedia(format!(
-                    "a file name has 1 to {MAX_MEDIA_NAME_CHARS} printable characters"
-                )));
-            }
-        }
-    }
-    Ok(())
+    check_content(content, limits.max_text_chars)
+        .map_err(|refusal| ClientError::InvalidInput(refusal.to_string()))
 }
 
 fn unexpected(wanted: &str, got: &ServerMsg) -> ClientError {
@@ -1360,6 +1332,6 @@ mod tests {
             max_text_chars: u32::MAX,
             ..limits()
         };
-        assert!(validate(&Content::Text("x".repeat(MAX_TEXT_CHARS + 1)), &generous).is_err());
+        assert!(validate(&Content::Text("x".repeat(natter_common::limits::MAX_TEXT_CHARS + 1)), &generous).is_err());
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use natter_common::codec::{write_frame, FrameReader};
 use natter_common::protocol::close;
+use natter_common::rules::CONTROL_PRIORITY;
 use natter_common::{ClientMsg, Fingerprint, Hello, Refusal, ServerMsg, ALPN};
 use tokio::time::timeout;
 
@@ -34,9 +35,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// A server silent for this long is gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Priority of the control stream: chat before file transfers.
-const CONTROL_PRIORITY: i32 = 10;
 
 /// A `HOST:PORT` a user typed, split and normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]

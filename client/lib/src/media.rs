@@ -13,14 +13,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use natter_common::codec;
 use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
+use natter_common::rules::{PictureKind, TRANSFER_PRIORITY};
 use natter_common::{BlobHash, Fingerprint, MediaRef, Refusal, UserName};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ClientError;
 
-/// Transfer streams yield to the control stream (priority 10).
-const TRANSFER_PRIORITY: i32 = 0;
 /// I/O buffer for transfers and hashing.
 const CHUNK: usize = 256 * 1024;
 /// Largest reply frame on a transfer stream.
@@ -326,20 +325,17 @@ fn hash_prefix(
     Ok(total)
 }
 
-/// If `path` is a PNG, JPEG, GIF or WebP picture, its pixel size, read
-/// from the file's header (the receiving GUI decodes it, within limits).
-/// Reads the disk: runs on the blocking pool.
+/// If `path` is a picture of one of the shared [`PictureKind`]s (PNG, JPEG,
+/// GIF or WebP), its pixel size, read from the file's header (the receiving
+/// GUI decodes it, within limits). Reads the disk: runs on the blocking pool.
 pub async fn picture_size(path: &Path) -> Option<(u32, u32)> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        use imagesize::ImageType;
         if std::fs::metadata(&path).ok()?.len() > MAX_PICTURE_BYTES {
             return None;
         }
-        if !matches!(
-            imagesize::image_type(&read_head(&path)?).ok()?,
-            ImageType::Png | ImageType::Jpeg | ImageType::Gif | ImageType::Webp
-        ) {
+        let found = imagesize::image_type(&read_head(&path)?).ok()?;
+        if !PictureKind::ALL.into_iter().any(|kind| image_type(kind) == found) {
             return None;
         }
         let size = imagesize::size(&path).ok()?;
@@ -352,6 +348,18 @@ pub async fn picture_size(path: &Path) -> Option<(u32, u32)> {
     .await
     .ok()
     .flatten()
+}
+
+/// How `imagesize` names each kind of picture: a kind added to the shared
+/// rule does not compile until it is mapped here.
+fn image_type(kind: PictureKind) -> imagesize::ImageType {
+    use imagesize::ImageType;
+    match kind {
+        PictureKind::Png => ImageType::Png,
+        PictureKind::Jpeg => ImageType::Jpeg,
+        PictureKind::Gif => ImageType::Gif,
+        PictureKind::Webp => ImageType::Webp,
+    }
 }
 
 /// The first bytes of a file, enough to tell its picture format.

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use natter_common::codec::{self, FrameError};
 use natter_common::protocol::{TransferHeader, TransferReply};
+use natter_common::rules::TRANSFER_PRIORITY;
 use natter_common::Refusal;
 use quinn::{RecvStream, SendStream, VarInt};
 use tracing::debug;
@@ -46,7 +47,7 @@ pub(crate) const DONE_READING: u32 = 0;
 
 /// Serves one transfer stream opened by a logged-in user.
 pub async fn serve(ctx: &Context, account: &Account, mut send: SendStream, mut recv: RecvStream) {
-    let _ = send.set_priority(0);
+    let _ = send.set_priority(TRANSFER_PRIORITY);
     let header = match tokio::time::timeout(
         HEADER_TIMEOUT,
         codec::read_frame::<_, TransferHeader>(&mut recv, MAX_HEADER_BYTES),

@@ -19,6 +19,7 @@ use std::time::Duration;
 use natter_common::codec::{self, FrameError, FrameReader};
 use natter_common::limits::MAX_DETAIL_CHARS;
 use natter_common::protocol::close;
+use natter_common::rules::CONTROL_PRIORITY;
 use natter_common::ServerMsg;
 use quinn::{SendStream, VarInt};
 use tokio::time::{timeout, timeout_at, Instant};
@@ -143,8 +144,7 @@ async fn run(
             Ok(Ok(streams)) => streams,
         },
     };
-    // The control stream goes ahead of any transfer data.
-    let _ = send.set_priority(10);
+    let _ = send.set_priority(CONTROL_PRIORITY);
     let mut reader = FrameReader::new(recv);
 
     match timeout_at(deadline, hello(&mut send, &mut reader)).await {
