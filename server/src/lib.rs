@@ -3,17 +3,18 @@
 //! The binary in `main.rs` only parses flags and wires up Ctrl-C; tests,
 //! benchmarks and the GUI's embedded server call the same two functions.
 //! Where things live: [`listener`] accepts connections under the limits
-//! [`admission`] keeps,
-//! [`session`] is the one task per connection, [`auth`] checks passwords
-//! and throttles guessing, [`hub`] tracks presence and fans messages out,
+//! [`admission`] keeps, [`session`] is the one task per connection,
+//! [`context`] the state all of them share, [`auth`] checks passwords and
+//! throttles guessing, [`hub`] tracks presence and fans messages out,
 //! [`router`] validates, stores and routes what users send, [`history`]
-//! answers history pages, [`store`] keeps
-//! accounts and history, [`media`] stores pictures and files
-//! and serves their transfer streams, [`tls`] owns the certificate.
+//! answers history pages, [`store`] keeps accounts and history, [`media`]
+//! stores pictures and files and serves their transfer streams, [`tls`]
+//! owns the certificate.
 
 pub mod admission;
 pub mod auth;
 pub mod config;
+pub mod context;
 pub mod history;
 pub mod hub;
 pub mod listener;
@@ -26,7 +27,6 @@ pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 pub use config::Config;
 pub use listener::Server;
@@ -45,6 +45,3 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     pub fingerprint: Fingerprint,
 }
-
-/// State every session shares, behind one cloneable handle.
-pub(crate) type Shared = Arc<session::Context>;

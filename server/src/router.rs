@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use natter_common::rules::check_content;
 use natter_common::{ClientMsgId, Content, MediaRef, Recipient, Refusal, Timestamp};
 
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::{Account, Appended, NewMessage};
 
 /// Keeps one session's messages in the order it sent them. After a

@@ -13,9 +13,9 @@
 //! the size; [`disk`] owns the files and [`sweeper`] keeps them and their
 //! records in step.
 
-mod disk;
+pub(crate) mod disk;
 mod get;
-mod limits;
+pub(crate) mod limits;
 mod put;
 mod sweeper;
 
@@ -32,7 +32,7 @@ pub use self::disk::BlobDir;
 pub use self::get::visible_size;
 pub use self::limits::TransferTurns;
 pub use self::sweeper::{reconcile, spawn as spawn_sweeper, start_up, sweep, SweepError};
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::Account;
 
 /// Largest transfer header frame.

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::BlobDir;
 use crate::config::Config;
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::{Store, StoreError};
 
 /// Why reconciling or sweeping stopped.

@@ -15,9 +15,10 @@ use quinn::{RecvStream, SendStream};
 use tokio::time::timeout;
 use tracing::debug;
 
-use super::{write, Close, Context};
+use super::{write, Close};
 use crate::admission;
 use crate::auth;
+use crate::context::Context;
 use crate::store::{Account, Family, NewToken};
 
 /// Login attempts (register, login, resume) one connection may make.

@@ -13,12 +13,13 @@ use tracing::Instrument;
 use super::handshake::Login;
 use super::logout::logged_out;
 use super::{kicked, too_slow, write, Close};
+use crate::context::Shared;
 use crate::hub::{Kick, Outbound};
 use crate::{history, router};
 
 /// A logged-in session.
 pub(super) struct Session<'a> {
-    pub(super) ctx: &'a crate::Shared,
+    pub(super) ctx: &'a Shared,
     pub(super) connection: &'a quinn::Connection,
     pub(super) send: SendStream,
     /// Transfer streams in flight; aborted when the session ends.

@@ -26,37 +26,13 @@ use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
 
-use crate::admission::{self, Admission};
-use crate::auth::{Hasher, LoginThrottle, SignUpThrottle};
-use crate::config::Config;
-use crate::hub::{Fanout, Kick, KickReason};
+use crate::admission;
+use crate::context::{Context, Shared};
+use crate::hub::{Kick, KickReason};
 use crate::router;
-use crate::store::Blocking;
 use handshake::{authenticate, hello};
 use live::Session;
 use logout::logged_out;
-
-/// What all sessions share.
-pub struct Context {
-    pub config: Config,
-    pub store: Blocking,
-    pub hub: Box<dyn Fanout>,
-    pub throttle: LoginThrottle,
-    /// Sign-ups per address per hour.
-    pub sign_ups: SignUpThrottle,
-    /// The bounded pool every password hash runs on.
-    pub hasher: Hasher,
-    /// Connections per address and sessions per account.
-    pub admission: std::sync::Arc<Admission>,
-    pub blobs: crate::media::BlobDir,
-    /// Turns for uploads and downloads, server-wide and per user: bound
-    /// transfer buffers.
-    pub turns: crate::media::TransferTurns,
-    /// Each account's send rate: see [`crate::send_rate`].
-    pub send_rate: crate::send_rate::SendRate,
-    /// Held while a message is stored and published: see [`crate::router`].
-    pub sequencer: tokio::sync::Mutex<()>,
-}
 
 /// How long the server waits for a client to read what it was sent before
 /// counting it as too slow.
@@ -95,7 +71,7 @@ impl Close {
 /// `place` is the connection's place in its address's counts, held until
 /// the connection ends.
 pub async fn serve(
-    ctx: crate::Shared,
+    ctx: Shared,
     incoming: quinn::Incoming,
     mut place: admission::Connection,
     shutdown: CancellationToken,
@@ -123,7 +99,7 @@ pub async fn serve(
 }
 
 async fn run(
-    ctx: &crate::Shared,
+    ctx: &Shared,
     connection: &quinn::Connection,
     remote: SocketAddr,
     place: &mut admission::Connection,
