@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::disk::CHUNK;
 use super::limits::Full;
-use super::{internal, reply, Failure, TRANSFER_ABORTED};
+use super::reply::{internal, reply, Failure, TRANSFER_ABORTED};
 use crate::context::Context;
 use crate::store::Account;
 

@@ -12,7 +12,7 @@ use natter_common::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::BlobDir;
+use super::disk::BlobDir;
 use crate::config::Config;
 use crate::context::Context;
 use crate::store::{Store, StoreError};
