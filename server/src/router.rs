@@ -4,13 +4,13 @@
 //! complete cursor for catching up.
 //!
 //! Every `Send` first takes a token from its account's [`SendRate`]
-//! bucket. A final refusal is remembered (see [`Store::remember_rejection`])
+//! bucket. A final refusal is remembered (see [`Messages::remember_rejection`])
 //! so a resend of that `client_id` gets it again; a retryable one
 //! (`RateLimited`, `Unavailable`) holds the session's later sends back
 //! until it is resent (see [`SendOrder`]).
 //!
 //! [`SendRate`]: crate::send_rate::SendRate
-//! [`Store::remember_rejection`]: crate::store::Store::remember_rejection
+//! [`Messages::remember_rejection`]: crate::store::Messages::remember_rejection
 
 use std::time::{Duration, Instant};
 

@@ -1,12 +1,14 @@
-//! Media in SQLite: blobs and who uploaded them, who may fetch one, and
-//! the reservations of unfinished uploads that count against a quota.
+//! Blobs in SQLite, the records of pictures and files: who uploaded them,
+//! who may fetch one, and the reservations of unfinished uploads that count
+//! against a quota.
 
 use natter_common::protocol::MediaKind;
 use natter_common::{BlobHash, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{backend, SqliteStore};
-use crate::store::{Account, AccountId, Reservation, StoreError, UploadLimits};
+use super::error::backend;
+use super::SqliteStore;
+use crate::store::{Account, AccountId, Blobs, Reservation, StoreError, UploadLimits};
 
 /// Bytes `account` stores plus those it reserved, leaving out the
 /// reservation for `except` (the one being renewed).
@@ -55,8 +57,10 @@ impl SqliteStore {
         })
         .collect()
     }
+}
 
-    pub(super) fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError> {
+impl Blobs for SqliteStore {
+    fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError> {
         let db = self.lock();
         db.query_row(
             "SELECT size FROM blobs WHERE hash = ?1",
@@ -68,7 +72,7 @@ impl SqliteStore {
         .map_err(backend)
     }
 
-    pub(super) fn record_upload(
+    fn record_upload(
         &self,
         account: AccountId,
         hash: BlobHash,
@@ -101,11 +105,11 @@ impl SqliteStore {
         tx.commit().map_err(backend)
     }
 
-    pub(super) fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError> {
+    fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError> {
         used_bytes(&self.lock(), account, None)
     }
 
-    pub(super) fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError> {
+    fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError> {
         Ok(self.uploaded(viewer.id, hash)?
             || self.exists(
                 "SELECT 1 FROM message_media mm JOIN messages m ON m.id = mm.message_id
@@ -116,14 +120,14 @@ impl SqliteStore {
             )?)
     }
 
-    pub(super) fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError> {
+    fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError> {
         self.exists(
             "SELECT 1 FROM uploads WHERE hash = ?1 AND account_id = ?2",
             &[&&hash.0[..], &account.0],
         )
     }
 
-    pub(super) fn reserve_upload(
+    fn reserve_upload(
         &self,
         account: AccountId,
         hash: BlobHash,
@@ -158,11 +162,7 @@ impl SqliteStore {
         Ok(Reservation::Reserved)
     }
 
-    pub(super) fn release_upload(
-        &self,
-        account: AccountId,
-        hash: BlobHash,
-    ) -> Result<(), StoreError> {
+    fn release_upload(&self, account: AccountId, hash: BlobHash) -> Result<(), StoreError> {
         self.lock()
             .execute(
                 "DELETE FROM partials WHERE account_id = ?1 AND hash = ?2",
@@ -172,18 +172,15 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) fn stale_partials(
-        &self,
-        before: Timestamp,
-    ) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
+    fn stale_partials(&self, before: Timestamp) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
         self.partial_rows("WHERE started_at < ?1", &[&before.0])
     }
 
-    pub(super) fn partials(&self) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
+    fn partials(&self) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
         self.partial_rows("", &[])
     }
 
-    pub(super) fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
+    fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
         let db = self.lock();
         let mut stmt = db.prepare("SELECT hash FROM blobs").map_err(backend)?;
         let rows = stmt
@@ -193,7 +190,7 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(super) fn forget_blob(&self, hash: BlobHash) -> Result<(), StoreError> {
+    fn forget_blob(&self, hash: BlobHash) -> Result<(), StoreError> {
         let mut db = self.lock();
         let tx = db.transaction().map_err(backend)?;
         tx.execute("DELETE FROM uploads WHERE hash = ?1", [&hash.0[..]])
@@ -208,6 +205,7 @@ impl SqliteStore {
 mod tests {
     use super::super::tests::{name, store};
     use super::*;
+    use crate::store::Accounts;
 
     fn limits(quota: u64, max_partials: u32) -> UploadLimits {
         UploadLimits {

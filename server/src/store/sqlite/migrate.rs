@@ -1,13 +1,13 @@
 //! Upgrades of databases made by older servers, run by
-//! [`super::sqlite::SqliteStore::open`]: each is idempotent, so it runs at
+//! [`super::SqliteStore::open`]: each is idempotent, so it runs at
 //! every start and does nothing once done.
 
 use rusqlite::{params, Connection};
 
 use natter_common::UserName;
 
-use super::sqlite::backend;
-use super::StoreError;
+use super::error::backend;
+use crate::store::StoreError;
 
 /// Adds the token columns of rotation to a database made before them: a
 /// token's family (its login), the token it replaced, and the end of its
