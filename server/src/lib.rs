@@ -26,22 +26,12 @@ pub mod store;
 pub mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 pub use config::Config;
-pub use listener::Server;
-use natter_common::Fingerprint;
+pub use listener::{Endpoint, Server};
 
 /// Binds the server and runs it until `shutdown` completes, then drains.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let server = Server::bind(config).await?;
     server.run(shutdown).await
-}
-
-/// What a started server tells the world: where it listens and which
-/// certificate clients should expect.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub addr: SocketAddr,
-    pub fingerprint: Fingerprint,
 }

@@ -3,11 +3,13 @@
 //! them on shutdown.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use natter_common::protocol::close;
+use natter_common::Fingerprint;
 use quinn::VarInt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +21,7 @@ use crate::context::{Context, Shared};
 use crate::session;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Blocking;
-use crate::{tls, Endpoint};
+use crate::tls;
 
 /// Bytes one connection may have sent to the server that the server has not
 /// read yet, all its streams together (QUIC connection flow control,
@@ -33,6 +35,14 @@ pub const STREAM_RECEIVE_WINDOW: u32 = 1 << 20;
 /// them (history pages, downloads): what a client that stops acknowledging
 /// can make the server hold.
 pub const SEND_WINDOW: u64 = 2 << 20;
+
+/// What a started server tells the world: where it listens and which
+/// certificate clients should expect.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+}
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {

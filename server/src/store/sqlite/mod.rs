@@ -41,7 +41,8 @@ impl SqliteStore {
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         db.execute_batch(schema::SCHEMA).map_err(backend)?;
-        db.execute_batch(schema::REJECTIONS_SCHEMA).map_err(backend)?;
+        db.execute_batch(schema::REJECTIONS_SCHEMA)
+            .map_err(backend)?;
         migrate::tokens(&db)?;
         migrate::names(&db)?;
         Ok(Self { db: Mutex::new(db) })
