@@ -1309,6 +1309,7 @@ mod tests {
 
     #[test]
     fn sends_are_checked_against_the_servers_limits() {
+        use natter_common::limits::MAX_TEXT_CHARS;
         use natter_common::{BlobHash, EmojiId, MediaRef};
         assert!(validate(&Content::Text("hi".into()), &limits()).is_ok());
         assert!(validate(&Content::Text("界".repeat(10)), &limits()).is_ok());
@@ -1332,6 +1333,6 @@ mod tests {
             max_text_chars: u32::MAX,
             ..limits()
         };
-        assert!(validate(&Content::Text("x".repeat(natter_common::limits::MAX_TEXT_CHARS + 1)), &generous).is_err());
+        assert!(validate(&Content::Text("x".repeat(MAX_TEXT_CHARS + 1)), &generous).is_err());
     }
 }

@@ -335,7 +335,7 @@ pub async fn picture_size(path: &Path) -> Option<(u32, u32)> {
             return None;
         }
         let found = imagesize::image_type(&read_head(&path)?).ok()?;
-        if !PictureKind::ALL.into_iter().any(|kind| image_type(kind) == found) {
+        if !PictureKind::ALL.map(image_type).contains(&found) {
             return None;
         }
         let size = imagesize::size(&path).ok()?;

@@ -106,7 +106,8 @@ mod tests {
         assert_eq!(check_content(&file("a.txt"), 10), Ok(()));
         let longest = "n".repeat(MAX_MEDIA_NAME_CHARS);
         assert_eq!(check_content(&file(&longest), 10), Ok(()));
-        for bad in ["", "a\nb", "tab\there", &"n".repeat(MAX_MEDIA_NAME_CHARS + 1)] {
+        let too_long = "n".repeat(MAX_MEDIA_NAME_CHARS + 1);
+        for bad in ["", "a\nb", "tab\there", too_long.as_str()] {
             assert!(
                 matches!(check_content(&file(bad), 10), Err(Refusal::InvalidMedia(_))),
                 "{bad:?}"
