@@ -4,8 +4,10 @@
 //! complete cursor for catching up.
 //!
 //! Every `Send` first takes a token from its account's [`SendRate`]
-//! bucket. A final refusal is remembered (see [`Messages::remember_rejection`])
-//! so a resend of that `client_id` gets it again; a retryable one
+//! bucket; its content is checked by [`check_content`], the rule the
+//! client library applies before sending. A final refusal is remembered
+//! (see [`Messages::remember_rejection`]) so a resend of that `client_id`
+//! gets it again; a retryable one
 //! (`RateLimited`, `Unavailable`) holds the session's later sends back
 //! until it is resent (see [`SendOrder`]).
 //!

@@ -12,7 +12,7 @@
 //! ([`limits`]), each with bounded buffers, so memory stays flat whatever
 //! the size; [`disk`] owns the files and [`sweeper`] keeps them and their
 //! records in step. This file reads a transfer's header and hands it to
-//! [`put`] or [`get`]; [`reply`] is how either answers and fails.
+//! [`put`] or [`get`]; [`reply`](mod@reply) is how either answers and fails.
 
 pub(crate) mod disk;
 mod get;

@@ -8,7 +8,7 @@
 //! This file runs the connection from its first stream to its close;
 //! [`handshake`] is the hello and the login, [`live`] the logged-in session
 //! loop, [`logout`] the logout of a login or an account, [`close`] why a
-//! session ends and [`write`] how a frame reaches the client.
+//! session ends and [`write`](mod@write) how a frame reaches the client.
 
 mod close;
 mod handshake;
