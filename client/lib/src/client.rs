@@ -147,10 +147,10 @@ pub enum ClientEvent {
         reason: ClientError,
     },
     /// An upload or download moved on (at most ten times a second each).
-    Progress(crate::media::Progress),
+    Progress(crate::transfer::progress::Progress),
     /// An upload or download ended: the cached file, or why not.
     TransferDone {
-        id: crate::media::TransferId,
+        id: crate::transfer::progress::TransferId,
         outcome: Result<std::path::PathBuf, ClientError>,
     },
 }
@@ -243,7 +243,7 @@ pub struct Client {
     shared: Arc<Mutex<Shared>>,
     commands: mpsc::UnboundedSender<Command>,
     /// Uploads and downloads in flight, and where their events go.
-    pub(crate) transfers: Arc<crate::transfers::Transfers>,
+    pub(crate) transfers: Arc<crate::transfer::registry::Transfers>,
     _stop_on_drop: Arc<DropGuard>,
 }
 
@@ -358,7 +358,7 @@ impl Client {
             newly_trusted,
             shared,
             commands,
-            transfers: Arc::new(crate::transfers::Transfers::new(events)),
+            transfers: Arc::new(crate::transfer::registry::Transfers::new(events)),
             _stop_on_drop: Arc::new(shutdown.drop_guard()),
         };
         Ok((client, Events { rx }))

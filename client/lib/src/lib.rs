@@ -8,19 +8,23 @@
 //! (the `natter` crate), the CLI, the end-to-end tests and the benchmarks
 //! all use this crate; it draws nothing and hosts no server.
 
+pub mod cache;
 pub mod client;
 pub mod connection;
 pub mod error;
-pub mod media;
-pub mod transfers;
+pub mod hash;
+pub mod launch;
+pub mod picture;
+pub mod transfer;
 pub mod trust;
 
+pub use cache::{CachedItem, MediaCache};
 pub use client::{
     register, register_account, Client, ClientConfig, ClientEvent, Events, HistoryPage,
     Registration,
 };
 pub use error::ClientError;
-pub use media::{MediaCache, Progress, TransferId};
+pub use transfer::{Progress, TransferId};
 pub use trust::{FirstUse, Trust};
 
 /// Messages a client asks for per history page (the GUI at every login).
