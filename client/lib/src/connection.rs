@@ -26,6 +26,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// when it is there: a newcomer learns sooner that nothing runs locally.
 pub const LOOPBACK_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long the server may take to answer a login or register request,
+/// and between two frames of the catch-up replay.
+pub(crate) const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A write on the control stream that takes longer than this means the
 /// server stopped reading; the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -168,6 +172,16 @@ impl ControlStream {
             }),
             Err(e) => Err(self.lost(e)),
         }
+    }
+
+    /// [`ControlStream::receive`], failing when nothing comes within
+    /// `limit`.
+    pub async fn receive_within(&mut self, limit: Duration) -> Result<ServerMsg, ClientError> {
+        timeout(limit, self.receive()).await.unwrap_or_else(|_| {
+            Err(ClientError::Closed(
+                "the server did not answer in time".into(),
+            ))
+        })
     }
 
     /// The error for a failed read or write: the connection's close reason

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::TransferId;
 use super::wire::{self, Fetch};
-use crate::client::Client;
+use crate::client::handle::Client;
 use crate::error::ClientError;
 
 impl Client {

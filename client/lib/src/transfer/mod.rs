@@ -19,7 +19,7 @@ pub use self::progress::{Progress, TransferId};
 pub use self::share::Shared;
 pub use self::wire::{download, upload, upload_paced, Fetch, UploadStats};
 use crate::cache::MediaCache;
-use crate::client::Client;
+use crate::client::handle::Client;
 use crate::error::ClientError;
 
 impl Client {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::{Progress, TransferId};
 use crate::cache::MediaCache;
-use crate::client::ClientEvent;
+use crate::client::events::ClientEvent;
 use crate::error::ClientError;
 
 /// The transfer bookkeeping a [`Client`](crate::client::Client) carries.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Client;
+use crate::client::handle::Client;
 use crate::error::ClientError;
 
 /// Connection losses a transfer rides out (resuming each time) before it

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::TransferId;
 use super::wire::{self, UploadStats};
-use crate::client::Client;
+use crate::client::handle::Client;
 use crate::error::ClientError;
 use crate::hash::hash_file;
 use crate::picture::picture_size;
