@@ -10,7 +10,7 @@ use natter_common::{
     ClientMsgId, Content, Conversation, Fingerprint, Limits, MessageId, Recipient, RequestId,
     UserName,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::config::ClientConfig;
@@ -35,6 +35,7 @@ pub struct Client {
     fingerprint: Fingerprint,
     newly_trusted: bool,
     view: Arc<Mutex<SessionView>>,
+    connection: watch::Receiver<Option<quinn::Connection>>,
     commands: mpsc::UnboundedSender<Command>,
     /// Uploads and downloads in flight, and where their events go.
     pub(crate) transfers: Arc<Transfers>,
@@ -74,12 +75,14 @@ impl Client {
             commands_rx,
             shutdown.clone(),
         );
+        let connection = session.watch_connection();
         let started = session.start().await?;
         let client = Client {
             me: started.me,
             fingerprint: started.fingerprint,
             newly_trusted: started.newly_trusted,
             view,
+            connection,
             commands,
             transfers: Arc::new(Transfers::new(events)),
             _stop_on_drop: Arc::new(shutdown.drop_guard()),
@@ -180,7 +183,7 @@ impl Client {
     /// The live QUIC connection, for opening transfer streams; `None`
     /// while reconnecting.
     pub fn connection(&self) -> Option<quinn::Connection> {
-        self.view().connection.clone()
+        self.connection.borrow().clone()
     }
 
     /// Drops the current connection now, as if the network had blipped;
@@ -217,6 +220,12 @@ impl Client {
             return Err(e.clone());
         }
         self.commands.send(command).map_err(|_| self.closed_error())
+    }
+
+    /// The live connection as it comes and goes: changes on every
+    /// connect and loss, and ends when the client stops.
+    pub(crate) fn watch_connection(&self) -> watch::Receiver<Option<quinn::Connection>> {
+        self.connection.clone()
     }
 
     /// Why the client stopped for good, if it has.

@@ -1,7 +1,8 @@
 //! What the handles read without asking the task: the server's limits,
 //! who is online, how many sends wait, and why the client stopped. The
 //! task writes it; a std `Mutex` guards it, locked briefly and never
-//! across an `.await`.
+//! across an `.await`. (The live connection is published apart, on a
+//! `watch`, so transfers can wait for the next one.)
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -17,7 +18,6 @@ pub(super) struct SessionView {
     /// Online users by [`UserName::key`], so the order is stable and case
     /// variants of one account are one entry.
     pub(super) online: BTreeMap<String, UserName>,
-    pub(super) connection: Option<quinn::Connection>,
     pub(super) pending_sends: usize,
     /// Set when the task stopped for good: every later call fails with it.
     pub(super) closed: Option<ClientError>,
@@ -34,7 +34,6 @@ impl SessionView {
                 used_bytes: 0,
             },
             online: BTreeMap::new(),
-            connection: None,
             pending_sends: 0,
             closed: None,
         }

@@ -46,28 +46,39 @@ impl Client {
         Err(last.unwrap_or_else(|| ClientError::Closed("transfer failed".into())))
     }
 
-    /// The current connection, waiting (bounded) through a reconnect.
+    /// The current connection, waiting (bounded) through a reconnect:
+    /// wakes when the client publishes another connection or stops.
     async fn live_connection(
         &self,
         cancel: &CancellationToken,
     ) -> Result<quinn::Connection, ClientError> {
-        let deadline = tokio::time::Instant::now() + RECONNECT_WAIT;
+        let mut connection = self.watch_connection();
+        let deadline = tokio::time::sleep(RECONNECT_WAIT);
+        tokio::pin!(deadline);
         loop {
             if cancel.is_cancelled() {
                 return Err(ClientError::Closed("transfer cancelled".into()));
             }
-            if let Some(connection) = self.connection() {
-                if connection.close_reason().is_none() {
-                    return Ok(connection);
-                }
+            let current = connection.borrow_and_update().clone();
+            if let Some(live) = current.filter(|c| c.close_reason().is_none()) {
+                return Ok(live);
             }
             if let Some(e) = self.stopped() {
                 return Err(e);
             }
-            if tokio::time::Instant::now() > deadline {
-                return Err(ClientError::Closed("not reconnected in time".into()));
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                changed = connection.changed() => {
+                    if changed.is_err() {
+                        return Err(self.stopped().unwrap_or_else(|| {
+                            ClientError::Closed("the client has stopped".into())
+                        }));
+                    }
+                }
+                () = &mut deadline => {
+                    return Err(ClientError::Closed("not reconnected in time".into()));
+                }
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

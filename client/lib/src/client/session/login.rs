@@ -42,7 +42,7 @@ impl Session {
         }
         match result {
             Ok(()) => {
-                lock(&self.view).connection = Some(link.connection.clone());
+                self.connection.send_replace(Some(link.connection.clone()));
                 Ok((link, newly_trusted))
             }
             Err(e) => {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use natter_common::protocol::close;
 use natter_common::{Fingerprint, MessageId, RequestId, SessionToken, UserName};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -56,6 +56,9 @@ pub(super) struct Session {
     /// Delays after `Unavailable`; reset by an acceptance.
     send_backoff: Backoff,
     view: Arc<Mutex<SessionView>>,
+    /// The live connection, `None` between connections; transfers wait on
+    /// it. Dropped with the task, which ends their waits.
+    connection: watch::Sender<Option<quinn::Connection>>,
     events: mpsc::Sender<ClientEvent>,
     commands: mpsc::UnboundedReceiver<Command>,
     shutdown: CancellationToken,
@@ -128,10 +131,16 @@ impl Session {
             send_after: None,
             send_backoff: Backoff::default(),
             view,
+            connection: watch::Sender::new(None),
             events,
             commands,
             shutdown,
         }
+    }
+
+    /// Where the handles see the live connection come and go.
+    pub(super) fn watch_connection(&self) -> watch::Receiver<Option<quinn::Connection>> {
+        self.connection.subscribe()
     }
 
     /// Logs in once, failing fast; on success the task runs on in the
@@ -233,7 +242,7 @@ impl Session {
     }
 
     fn fail_waiting(&mut self, reason: &ClientError) {
-        lock(&self.view).connection = None;
+        self.connection.send_replace(None);
         for wait in self.history.drain(..) {
             let _ = wait.reply.send(Err(reason.clone()));
         }

@@ -10,7 +10,6 @@ use tokio::sync::oneshot;
 use super::{Link, Outcome, Session};
 use crate::client::events::ClientEvent;
 use crate::client::request::Command;
-use crate::client::view::lock;
 use crate::error::ClientError;
 
 /// Why [`Session::wait_offline`] returned.
@@ -111,7 +110,7 @@ impl Session {
     /// Forgets the connection: in-flight pings fail, everything else is
     /// sent again on the next one.
     pub(super) fn connection_lost(&mut self, outcome: &Outcome) {
-        lock(&self.view).connection = None;
+        self.connection.send_replace(None);
         let reason = match outcome {
             Outcome::Lost(reason) => reason.clone(),
             Outcome::Shutdown | Outcome::LoggedOut(..) => "the client stopped".into(),
