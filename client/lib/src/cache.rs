@@ -135,8 +135,9 @@ impl MediaCache {
     }
 
     /// Puts a local file that was just uploaded into the cache, so the
-    /// sender never downloads its own bytes: a hard link when possible.
-    pub fn adopt(
+    /// sender never downloads its own bytes: a hard link when possible,
+    /// else a copy (as large as the file), on the blocking pool.
+    pub async fn adopt(
         &self,
         kind: MediaKind,
         media: &MediaRef,
@@ -144,13 +145,18 @@ impl MediaCache {
     ) -> std::io::Result<PathBuf> {
         // Replaces whatever is there: the source was just hashed.
         let target = self.path_for(kind, media);
-        let tmp = target.with_extension("adopting");
-        let _ = std::fs::remove_file(&tmp);
-        if std::fs::hard_link(source, &tmp).is_err() {
-            std::fs::copy(source, &tmp)?;
-        }
-        std::fs::rename(&tmp, &target)?;
-        Ok(target)
+        let source = source.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let tmp = target.with_extension("adopting");
+            let _ = std::fs::remove_file(&tmp);
+            if std::fs::hard_link(&source, &tmp).is_err() {
+                std::fs::copy(&source, &tmp)?;
+            }
+            std::fs::rename(&tmp, &target)?;
+            Ok(target)
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 }
 

@@ -73,7 +73,7 @@ impl Client {
             None => Content::File(media.clone()),
         };
         let cache = self.cache()?;
-        let cached = cache.adopt(kind, &media, path).map_err(|e| {
+        let cached = cache.adopt(kind, &media, path).await.map_err(|e| {
             ClientError::InvalidInput(format!("cannot cache {}: {e}", path.display()))
         })?;
         let client_id = self.send(to, content.clone())?;
