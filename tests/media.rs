@@ -16,19 +16,6 @@ fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
 }
 
-/// Registers and logs in `user` with a cache under `dir`.
-async fn member(server: &TestServer, dir: &Path, user: &str) -> (Client, natter_client::Events) {
-    natter_client::register(&server.client_config(), user, PASSWORD)
-        .await
-        .unwrap();
-    login_with_cache(
-        server.client_config(),
-        user,
-        &dir.join(format!("cache-{user}")),
-    )
-    .await
-}
-
 /// Whether the server's blob store holds `hash`.
 fn stored(server: &TestServer, hash: &BlobHash) -> bool {
     let hex = hash.to_hex();

@@ -24,7 +24,7 @@ pub use client::{
     Registration,
 };
 pub use error::ClientError;
-pub use transfer::{Progress, TransferId};
+pub use transfer::{Progress, Share, ShareReceipt, TransferId};
 pub use trust::{FirstUse, Trust};
 
 /// Messages a client asks for per history page (the GUI at every login).

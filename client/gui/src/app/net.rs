@@ -441,7 +441,7 @@ impl NetTask {
                 to,
                 path,
                 as_file,
-            } => self.start_transfer(ticket, |client| client.share(to, path, as_file)),
+            } => self.start_transfer(ticket, |client| client.share(to, path, as_file).transfer),
             Command::Fetch {
                 ticket,
                 media: reference,

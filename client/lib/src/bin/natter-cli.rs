@@ -392,7 +392,7 @@ async fn send_file(
             return Err(e);
         }
     };
-    let answer = wait_accepted(&mut events, shared.client_id).await;
+    let answer = wait_accepted(&mut events, shared.message).await;
     log_out(client).await;
     let id = answer?;
     let media = shared

@@ -122,6 +122,19 @@ impl Client {
     /// Checks locally what the server would refuse anyway. Messages sent
     /// while disconnected go out after the reconnect.
     pub fn send(&self, to: Recipient, content: Content) -> Result<ClientMsgId, ClientError> {
+        let client_id = fresh_message_id();
+        self.send_as(client_id, to, content)?;
+        Ok(client_id)
+    }
+
+    /// [`Client::send`] under a client id chosen earlier (by
+    /// [`Client::share`], which hands it out before the upload is done).
+    pub(crate) fn send_as(
+        &self,
+        client_id: ClientMsgId,
+        to: Recipient,
+        content: Content,
+    ) -> Result<(), ClientError> {
         let mut view = self.view();
         if let Some(e) = &view.closed {
             return Err(e.clone());
@@ -132,7 +145,6 @@ impl Client {
                 limit: MAX_PENDING_SENDS,
             });
         }
-        let client_id = ClientMsgId(rand::random());
         let send = PendingSend {
             client_id,
             to,
@@ -143,7 +155,7 @@ impl Client {
             return Err(view.closed_error());
         }
         view.pending_sends += 1;
-        Ok(client_id)
+        Ok(())
     }
 
     /// One page of a conversation, oldest first: the newest `limit`
@@ -240,4 +252,10 @@ impl Client {
     fn view(&self) -> MutexGuard<'_, SessionView> {
         lock(&self.view)
     }
+}
+
+/// A client id for a new message: random, so ids of one account's logins
+/// and devices do not collide, and the same on every resend.
+pub(crate) fn fresh_message_id() -> ClientMsgId {
+    ClientMsgId(rand::random())
 }

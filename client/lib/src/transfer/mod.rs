@@ -16,7 +16,7 @@ mod wire;
 use tokio_util::sync::CancellationToken;
 
 pub use self::progress::{Progress, TransferId};
-pub use self::share::Shared;
+pub use self::share::{Share, ShareReceipt};
 pub use self::wire::{download, upload, upload_paced, Fetch, UploadStats};
 use crate::cache::MediaCache;
 use crate::client::handle::Client;

@@ -10,38 +10,63 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::TransferId;
 use super::wire::{self, UploadStats};
-use crate::client::handle::Client;
+use crate::client::handle::{fresh_message_id, Client};
 use crate::error::ClientError;
 use crate::hash::hash_file;
 use crate::picture::picture_size;
 
+/// The two ids of a share started with [`Client::share`], both known at
+/// once, so an application can keep one entry per item from the start.
+///
+/// `transfer` names the upload: [`ClientEvent::Progress`], then one
+/// [`ClientEvent::TransferDone`]. When the upload fails or is cancelled,
+/// that error is all there is: no message is posted. `message` is the
+/// client id the picture or file message is posted under once the upload
+/// is done: the server's answer comes as [`ClientEvent::Accepted`],
+/// [`ClientEvent::Rejected`] or [`ClientEvent::Throttled`] for it, before
+/// or after the upload's `TransferDone`.
+///
+/// [`ClientEvent::Progress`]: crate::ClientEvent::Progress
+/// [`ClientEvent::TransferDone`]: crate::ClientEvent::TransferDone
+/// [`ClientEvent::Accepted`]: crate::ClientEvent::Accepted
+/// [`ClientEvent::Rejected`]: crate::ClientEvent::Rejected
+/// [`ClientEvent::Throttled`]: crate::ClientEvent::Throttled
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Share {
+    /// The upload.
+    pub transfer: TransferId,
+    /// The message that references the upload, reserved before it starts.
+    pub message: ClientMsgId,
+}
+
 /// What a finished share produced.
 #[derive(Debug, Clone)]
-pub struct Shared {
-    pub client_id: ClientMsgId,
+pub struct ShareReceipt {
+    /// The client id the message was posted under.
+    pub message: ClientMsgId,
     pub content: Content,
+    /// The shared file's copy in the cache.
     pub cached: PathBuf,
     pub stats: UploadStats,
 }
 
 impl Client {
     /// Uploads a file and posts it to `to`: as a picture when it decodes as
-    /// one (unless `as_file`), otherwise as a file. Returns at once; watch
-    /// for [`ClientEvent::Progress`] and [`ClientEvent::TransferDone`].
-    ///
-    /// [`ClientEvent::Progress`]: crate::client::ClientEvent::Progress
-    /// [`ClientEvent::TransferDone`]: crate::client::ClientEvent::TransferDone
-    pub fn share(&self, to: Recipient, path: PathBuf, as_file: bool) -> TransferId {
-        let (id, cancel) = self.transfers.start();
+    /// one (unless `as_file`), otherwise as a file. Returns at once, with
+    /// the ids the upload's and the message's events will carry (see
+    /// [`Share`]).
+    pub fn share(&self, to: Recipient, path: PathBuf, as_file: bool) -> Share {
+        let (transfer, cancel) = self.transfers.start();
+        let message = fresh_message_id();
         let client = self.clone();
         tokio::spawn(async move {
             let outcome = client
-                .share_now(to, &path, as_file, id, &cancel)
+                .share_as(message, to, &path, as_file, transfer, &cancel)
                 .await
-                .map(|s| s.cached);
-            client.transfers.done(id, outcome).await;
+                .map(|receipt| receipt.cached);
+            client.transfers.done(transfer, outcome).await;
         });
-        id
+        Share { transfer, message }
     }
 
     /// [`Client::share`], awaited: uploads then posts the message.
@@ -52,7 +77,21 @@ impl Client {
         as_file: bool,
         id: TransferId,
         cancel: &CancellationToken,
-    ) -> Result<Shared, ClientError> {
+    ) -> Result<ShareReceipt, ClientError> {
+        self.share_as(fresh_message_id(), to, path, as_file, id, cancel)
+            .await
+    }
+
+    /// Uploads, caches, then posts the message under `message`.
+    async fn share_as(
+        &self,
+        message: ClientMsgId,
+        to: Recipient,
+        path: &Path,
+        as_file: bool,
+        id: TransferId,
+        cancel: &CancellationToken,
+    ) -> Result<ShareReceipt, ClientError> {
         let picture = if as_file {
             None
         } else {
@@ -76,9 +115,9 @@ impl Client {
         let cached = cache.adopt(kind, &media, path).await.map_err(|e| {
             ClientError::InvalidInput(format!("cannot cache {}: {e}", path.display()))
         })?;
-        let client_id = self.send(to, content.clone())?;
-        Ok(Shared {
-            client_id,
+        self.send_as(message, to, content.clone())?;
+        Ok(ShareReceipt {
+            message,
             content,
             cached,
             stats,
