@@ -240,6 +240,8 @@ pub struct Fetch {
 }
 
 impl Fetch {
+    /// Downloads on `connection`, resuming from what `partial` holds, and
+    /// moves the file to `target` once the whole blob hashes right.
     pub async fn run(
         &self,
         connection: &quinn::Connection,
@@ -253,32 +255,14 @@ impl Fetch {
             Ok(m) if m.len() <= bound => m.len(),
             _ => 0,
         };
-
-        let (mut send, mut recv) = connection.open_bi().await.map_err(lost)?;
-        let _ = send.set_priority(TRANSFER_PRIORITY);
-        let header = TransferHeader::Get {
-            kind: self.kind,
-            hash: self.hash,
-            offset,
-        };
-        codec::write_frame(&mut send, &header).await.map_err(lost)?;
-        let _ = send.finish();
-        let size = match read_reply(&mut recv).await? {
-            TransferReply::Sending { size } => size,
-            TransferReply::Refused(r) => return Err(ClientError::Refused(r)),
-            other => {
-                return Err(ClientError::Protocol(format!(
-                    "unexpected transfer reply {other:?}"
-                )))
-            }
-        };
+        let (size, mut recv) = self.ask(connection, offset).await?;
         if self.size.is_some_and(|announced| announced != size) || offset > size {
             let _ = tokio::fs::remove_file(&self.partial).await;
             return Err(ClientError::Protocol(format!(
                 "the server has {size} bytes, expected {bound}"
             )));
         }
-        let (file, mut hasher, have) = open_partial(self.partial.clone(), offset)
+        let (file, hasher, have) = open_partial(self.partial.clone(), offset)
             .await
             .map_err(io_error)?;
         if have != offset {
@@ -286,44 +270,19 @@ impl Fetch {
                 "the partial download changed under us".into(),
             ));
         }
-        let mut file = tokio::fs::File::from_std(file);
-        let mut meter = Meter::new(offset, size, progress);
-        let mut done = offset;
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => {
-                    let _ = recv.stop(0u32.into());
-                    let _ = file.flush().await;
-                    return Err(ClientError::Closed("transfer cancelled".into()));
-                }
-                r = recv.read(&mut buf) => match r {
-                    Ok(Some(n)) => n,
-                    Ok(None) => break,
-                    Err(e) => {
-                        let _ = file.flush().await;
-                        return Err(lost(e));
-                    }
-                },
-            };
-            if done + n as u64 > size {
-                let _ = tokio::fs::remove_file(&self.partial).await;
-                return Err(ClientError::Protocol(
-                    "the server sent more than the blob".into(),
-                ));
-            }
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n]).await.map_err(io_error)?;
-            done += n as u64;
-            meter.update(done);
-        }
-        file.flush().await.map_err(io_error)?;
-        if done != size {
-            return Err(ClientError::Closed(format!(
-                "download ended after {done} of {size} bytes"
-            )));
-        }
+        let mut filling = Filling {
+            file: tokio::fs::File::from_std(file),
+            hasher,
+            done: offset,
+            meter: Meter::new(offset, size, progress),
+        };
+        self.receive(&mut recv, &mut filling, size, cancel).await?;
+        let Filling {
+            file,
+            hasher,
+            done,
+            mut meter,
+        } = filling;
         meter.finish(done);
         if BlobHash(*hasher.finalize().as_bytes()) != self.hash {
             let _ = tokio::fs::remove_file(&self.partial).await;
@@ -335,6 +294,87 @@ impl Fetch {
             .map_err(io_error)?;
         Ok(self.target.clone())
     }
+
+    /// Asks for the blob from `offset` on a new stream: its size, and the
+    /// stream its bytes come on.
+    async fn ask(
+        &self,
+        connection: &quinn::Connection,
+        offset: u64,
+    ) -> Result<(u64, quinn::RecvStream), ClientError> {
+        let (mut send, mut recv) = connection.open_bi().await.map_err(lost)?;
+        let _ = send.set_priority(TRANSFER_PRIORITY);
+        let header = TransferHeader::Get {
+            kind: self.kind,
+            hash: self.hash,
+            offset,
+        };
+        codec::write_frame(&mut send, &header).await.map_err(lost)?;
+        let _ = send.finish();
+        match read_reply(&mut recv).await? {
+            TransferReply::Sending { size } => Ok((size, recv)),
+            TransferReply::Refused(r) => Err(ClientError::Refused(r)),
+            other => Err(ClientError::Protocol(format!(
+                "unexpected transfer reply {other:?}"
+            ))),
+        }
+    }
+
+    /// Appends what `recv` brings to the partial file until the stream
+    /// ends with all `size` bytes there (flushed, not yet synced).
+    async fn receive<F: FnMut(u64, u64, f64)>(
+        &self,
+        recv: &mut quinn::RecvStream,
+        filling: &mut Filling<F>,
+        size: u64,
+        cancel: &CancellationToken,
+    ) -> Result<(), ClientError> {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    let _ = recv.stop(0u32.into());
+                    let _ = filling.file.flush().await;
+                    return Err(ClientError::Closed("transfer cancelled".into()));
+                }
+                r = recv.read(&mut buf) => match r {
+                    Ok(Some(n)) => n,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = filling.file.flush().await;
+                        return Err(lost(e));
+                    }
+                },
+            };
+            if filling.done + n as u64 > size {
+                let _ = tokio::fs::remove_file(&self.partial).await;
+                return Err(ClientError::Protocol(
+                    "the server sent more than the blob".into(),
+                ));
+            }
+            filling.hasher.update(&buf[..n]);
+            filling.file.write_all(&buf[..n]).await.map_err(io_error)?;
+            filling.done += n as u64;
+            filling.meter.update(filling.done);
+        }
+        filling.file.flush().await.map_err(io_error)?;
+        if filling.done != size {
+            return Err(ClientError::Closed(format!(
+                "download ended after {} of {size} bytes",
+                filling.done
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A partial download being filled: its bytes so far hashed and counted.
+struct Filling<F: FnMut(u64, u64, f64)> {
+    file: tokio::fs::File,
+    hasher: blake3::Hasher,
+    done: u64,
+    meter: Meter<F>,
 }
 
 /// Opens a partial download for appending from `keep` bytes, hashing them.
