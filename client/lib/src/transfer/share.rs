@@ -50,6 +50,13 @@ pub struct ShareReceipt {
     pub stats: UploadStats,
 }
 
+/// A shared file once uploaded and cached, with the content that posts it.
+struct Uploaded {
+    content: Content,
+    cached: PathBuf,
+    stats: UploadStats,
+}
+
 impl Client {
     /// Uploads a file and posts it to `to`: as a picture when it decodes as
     /// one (unless `as_file`), otherwise as a file. Returns at once, with
@@ -60,10 +67,13 @@ impl Client {
         let message = fresh_message_id();
         let client = self.clone();
         tokio::spawn(async move {
-            let outcome = client
-                .share_as(message, to, &path, as_file, transfer, &cancel)
+            let outcome = match client
+                .upload_to_share(&path, as_file, transfer, &cancel)
                 .await
-                .map(|receipt| receipt.cached);
+            {
+                Ok(up) => client.send_as(message, to, up.content).map(|()| up.cached),
+                Err(e) => Err(e),
+            };
             client.transfers.done(transfer, outcome).await;
         });
         Share { transfer, message }
@@ -78,20 +88,25 @@ impl Client {
         id: TransferId,
         cancel: &CancellationToken,
     ) -> Result<ShareReceipt, ClientError> {
-        self.share_as(fresh_message_id(), to, path, as_file, id, cancel)
-            .await
+        let up = self.upload_to_share(path, as_file, id, cancel).await?;
+        let message = self.send(to, up.content.clone())?;
+        Ok(ShareReceipt {
+            message,
+            content: up.content,
+            cached: up.cached,
+            stats: up.stats,
+        })
     }
 
-    /// Uploads, caches, then posts the message under `message`.
-    async fn share_as(
+    /// Uploads a file to be shared, as a picture when it is one (unless
+    /// `as_file`), and keeps it in the cache: the message is yet to post.
+    async fn upload_to_share(
         &self,
-        message: ClientMsgId,
-        to: Recipient,
         path: &Path,
         as_file: bool,
         id: TransferId,
         cancel: &CancellationToken,
-    ) -> Result<ShareReceipt, ClientError> {
+    ) -> Result<Uploaded, ClientError> {
         let picture = if as_file {
             None
         } else {
@@ -115,9 +130,7 @@ impl Client {
         let cached = cache.adopt(kind, &media, path).await.map_err(|e| {
             ClientError::InvalidInput(format!("cannot cache {}: {e}", path.display()))
         })?;
-        self.send_as(message, to, content.clone())?;
-        Ok(ShareReceipt {
-            message,
+        Ok(Uploaded {
             content,
             cached,
             stats,

@@ -80,6 +80,12 @@ struct Link {
 }
 
 impl Link {
+    /// Closes normally and waits, briefly, for the close to reach the
+    /// server.
+    async fn close(&self, reason: &str) {
+        close_and_drain(&self.connection, &self.endpoint, close::NORMAL, reason).await;
+    }
+
     /// Closes in the background: the task does not wait for the close to
     /// drain before reconnecting.
     fn abandon(self, code: u32, reason: String) {
@@ -178,13 +184,7 @@ impl Session {
     async fn end_or_reason(&mut self, outcome: Outcome, link: Link) -> Option<String> {
         match outcome {
             Outcome::Shutdown => {
-                close_and_drain(
-                    &link.connection,
-                    &link.endpoint,
-                    close::NORMAL,
-                    "client closed",
-                )
-                .await;
+                link.close("client closed").await;
                 self.stop(ClientError::Closed("the client was dropped".into()));
                 None
             }
@@ -192,13 +192,7 @@ impl Session {
                 // When the server closed as it should, there is nothing
                 // left to send; otherwise make sure our close gets out.
                 if result.is_err() {
-                    close_and_drain(
-                        &link.connection,
-                        &link.endpoint,
-                        close::NORMAL,
-                        "logged out",
-                    )
-                    .await;
+                    link.close("logged out").await;
                 }
                 self.stop(ClientError::Closed("logged out".into()));
                 let _ = reply.send(result);
