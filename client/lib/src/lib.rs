@@ -7,6 +7,12 @@
 //! missed without duplicates, and resends unconfirmed messages. The GUI
 //! (the `natter` crate), the CLI, the end-to-end tests and the benchmarks
 //! all use this crate; it draws nothing and hosts no server.
+//!
+//! Pictures and files travel on streams of their own: [`transfer`] runs
+//! uploads and downloads ([`Client::share`], [`Client::fetch`]) into the
+//! per-account [`cache`], with [`hash`] and [`picture`] reading local files
+//! and [`launch`] handing cached ones to the operating system. The
+//! [`connection`] module reaches a server and speaks the control stream.
 
 pub mod cache;
 pub mod client;

@@ -29,11 +29,11 @@ pub enum ClientEvent {
     /// A message, live or caught up after a reconnect; never twice.
     Message(ChatMessage),
     /// The replay after a login is complete. `truncated` means older
-    /// missed messages exist: page them with [`Client::history`].
+    /// missed messages exist: page them with [`Client::history`](crate::Client::history).
     CaughtUp {
         truncated: bool,
     },
-    /// The server stored a message sent with [`Client::send`].
+    /// The server stored a message sent with [`Client::send`](crate::Client::send).
     Accepted {
         client_id: ClientMsgId,
         id: MessageId,
@@ -72,7 +72,7 @@ pub enum ClientEvent {
     },
 }
 
-/// The event stream of a [`Client`]. Ends (`None`) when the client has
+/// The event stream of a [`Client`](crate::Client). Ends (`None`) when the client has
 /// stopped and every event was read.
 pub struct Events {
     rx: mpsc::Receiver<ClientEvent>,

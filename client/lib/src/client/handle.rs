@@ -121,6 +121,9 @@ impl Client {
     /// arrives as [`ClientEvent::Accepted`] or [`ClientEvent::Rejected`].
     /// Checks locally what the server would refuse anyway. Messages sent
     /// while disconnected go out after the reconnect.
+    ///
+    /// [`ClientEvent::Accepted`]: crate::ClientEvent::Accepted
+    /// [`ClientEvent::Rejected`]: crate::ClientEvent::Rejected
     pub fn send(&self, to: Recipient, content: Content) -> Result<ClientMsgId, ClientError> {
         let client_id = fresh_message_id();
         self.send_as(client_id, to, content)?;

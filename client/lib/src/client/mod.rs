@@ -33,10 +33,10 @@
 //!
 //! # Where it lives
 //!
-//! [`handle`] is the [`Client`] the application holds; it talks to the task
-//! in [`session`] through the requests of [`request`] and reads what the
-//! task publishes in [`view`]. The task's `delivery` module implements the
-//! rules above; [`events`] is what the application reads.
+//! `handle.rs` is the [`Client`] the application holds; it talks to the
+//! task in `session/` through the requests of `request.rs` and reads what
+//! the task publishes in `view.rs`. `session/delivery.rs` implements the
+//! rules above; `events.rs` is what the application reads.
 
 pub(crate) mod config;
 pub(crate) mod events;

@@ -1,7 +1,9 @@
 //! Uploads and downloads as a [`Client`] runs them: each in its own task,
 //! surviving reconnects by resuming where the server (or the cache) left
 //! off, reporting [`ClientEvent::Progress`] and one
-//! [`ClientEvent::TransferDone`], cancellable by id.
+//! [`ClientEvent::TransferDone`], cancellable by id. A share hands out
+//! its message's client id with its transfer id (see [`Share`]), so the
+//! server's answer to the message reaches whoever started it.
 //!
 //! [`ClientEvent::Progress`]: crate::client::ClientEvent::Progress
 //! [`ClientEvent::TransferDone`]: crate::client::ClientEvent::TransferDone
