@@ -441,7 +441,7 @@ impl NetTask {
                 to,
                 path,
                 as_file,
-            } => self.start_transfer(ticket, |client| client.share(to, path, as_file)),
+            } => self.start_transfer(ticket, |client| client.share(to, path, as_file).transfer),
             Command::Fetch {
                 ticket,
                 media: reference,
@@ -650,7 +650,7 @@ mod media {
 
     use super::{CachedEntry, NetEvent};
     use crate::app::state::Ticket;
-    use natter_client::media::{CachedItem, MediaCache};
+    use natter_client::{CachedItem, MediaCache};
     use natter_client::{Client, ClientEvent};
 
     /// The library's id of a transfer.
@@ -671,11 +671,11 @@ mod media {
     }
 
     pub fn open(path: &Path) -> std::io::Result<()> {
-        natter_client::media::open_with_system(path)
+        natter_client::launch::open_with_system(path)
     }
 
     pub fn show_folder(path: &Path) -> std::io::Result<()> {
-        natter_client::media::show_in_folder(path)
+        natter_client::launch::show_in_folder(path)
     }
 
     /// Everything in the cache: pictures, then files (newest first).
