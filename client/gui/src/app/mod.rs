@@ -1,7 +1,8 @@
 //! The graphical client's state and its link to the network, as plain data
 //! that never touches a window: [`state`] holds what is on screen,
 //! [`intent`] what the user asked for, [`net`] the thread that owns the
-//! [`natter_client::Client`], [`hooks`] the environment switches and the state dump
+//! [`natter_client::Client`], [`text`] the buffer behind every text field,
+//! [`hooks`] the environment switches and the state dump
 //! that end-to-end tests drive the GUI with, [`title`] the window's title,
 //! [`wake`] the handle that wakes
 //! a sleeping window.
@@ -10,6 +11,7 @@ pub mod hooks;
 pub mod intent;
 pub mod net;
 pub mod state;
+pub mod text;
 pub mod title;
 pub mod wake;
 

@@ -23,6 +23,8 @@ use crate::app::intent::{Edit, Field, Intent};
 use crate::app::net::{CachedEntry, Command, LoginAttempt, NetEvent};
 use natter_client::ClientError;
 
+pub use crate::app::text::TextBuffer;
+
 /// The address the login form starts with, and where "Host a server here"
 /// listens.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:4433";
@@ -53,77 +55,6 @@ pub struct Ticket(pub u64);
 /// gives it an id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LocalId(pub u64);
-
-/// A text field's contents and caret (a byte offset on a char boundary).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TextBuffer {
-    pub text: String,
-    pub caret: usize,
-}
-
-impl TextBuffer {
-    pub fn new(text: &str) -> Self {
-        Self {
-            text: text.to_owned(),
-            caret: text.len(),
-        }
-    }
-
-    /// Applies one edit; `max_chars` bounds the length after an insert.
-    pub fn edit(&mut self, edit: &Edit, max_chars: usize) -> bool {
-        self.caret = floor_boundary(&self.text, self.caret);
-        match edit {
-            Edit::Insert(s) => {
-                let room = max_chars.saturating_sub(self.text.chars().count());
-                let piece: String = s.chars().take(room).collect();
-                self.text.insert_str(self.caret, &piece);
-                self.caret += piece.len();
-                return piece.chars().count() == s.chars().count();
-            }
-            Edit::Backspace => {
-                if let Some((i, _)) = self.text[..self.caret].char_indices().next_back() {
-                    self.text.replace_range(i..self.caret, "");
-                    self.caret = i;
-                }
-            }
-            Edit::Delete => {
-                if let Some(c) = self.text[self.caret..].chars().next() {
-                    self.text
-                        .replace_range(self.caret..self.caret + c.len_utf8(), "");
-                }
-            }
-            Edit::Left => {
-                if let Some((i, _)) = self.text[..self.caret].char_indices().next_back() {
-                    self.caret = i;
-                }
-            }
-            Edit::Right => {
-                if let Some(c) = self.text[self.caret..].chars().next() {
-                    self.caret += c.len_utf8();
-                }
-            }
-            Edit::Home => {
-                self.caret = self.text[..self.caret].rfind('\n').map_or(0, |i| i + 1);
-            }
-            Edit::End => {
-                self.caret = self.text[self.caret..]
-                    .find('\n')
-                    .map_or(self.text.len(), |i| self.caret + i);
-            }
-            Edit::SetCaret(at) => self.caret = floor_boundary(&self.text, *at),
-            Edit::Clear => *self = Self::default(),
-        }
-        true
-    }
-}
-
-fn floor_boundary(s: &str, mut at: usize) -> usize {
-    at = at.min(s.len());
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
 
 /// The login and account creation form.
 #[derive(Debug, Clone, Default)]
@@ -2063,23 +1994,6 @@ mod tests {
         }
         assert!(s.share_sheet.is_none());
         assert_eq!(s.transfers.len(), 1);
-    }
-
-    #[test]
-    fn text_editing_respects_characters_and_limits() {
-        let mut b = TextBuffer::new("你好");
-        b.edit(&Edit::Backspace, 100);
-        assert_eq!(b.text, "你");
-        b.edit(&Edit::Insert("ab\ncd".into()), 100);
-        b.edit(&Edit::Home, 100);
-        assert_eq!(b.caret, "你ab\n".len());
-        b.edit(&Edit::Left, 100);
-        b.edit(&Edit::Delete, 100);
-        assert_eq!(b.text, "你abcd");
-        b.edit(&Edit::SetCaret(2), 100);
-        assert_eq!(b.caret, 0);
-        assert!(!b.edit(&Edit::Insert("xyz".into()), 7));
-        assert_eq!(b.text, "xy你abcd");
     }
 
     #[test]
