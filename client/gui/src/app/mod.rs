@@ -1,6 +1,7 @@
 //! The graphical client's state and its link to the network, as plain data
 //! that never touches a window: [`state`] holds what is on screen,
-//! [`intent`] what the user asked for, [`net`] the thread that owns the
+//! [`intent`] what the user asked for, [`link`] what the state and the
+//! network thread say to each other, [`net`] the thread that owns the
 //! [`natter_client::Client`], [`text`] the buffer behind every text field,
 //! [`hooks`] the environment switches and the state dump
 //! that end-to-end tests drive the GUI with, [`title`] the window's title,
@@ -9,6 +10,7 @@
 
 pub mod hooks;
 pub mod intent;
+pub mod link;
 pub mod net;
 pub mod state;
 pub mod text;
