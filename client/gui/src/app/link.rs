@@ -1,18 +1,18 @@
 //! What the state and the network thread say to each other: the
 //! [`Command`]s the state asks for, and the [`NetEvent`]s the thread
-//! reports back.
+//! reports back. The library's own events travel inside
+//! [`NetEvent::Client`] as the library wrote them; the other variants are
+//! the thread's answers to commands, each carrying the ids the library
+//! returned, so the state keys every item by the library's one id.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use natter_client::ClientError;
+use natter_client::{ClientError, ClientEvent, HistoryPage, TransferId};
 use natter_common::{
-    ChatMessage, ClientMsgId, Content, Conversation, Fingerprint, MediaKind, MediaRef, MessageId,
-    Recipient, Timestamp, UserName,
+    ClientMsgId, Content, Conversation, Fingerprint, MediaKind, MediaRef, MessageId, UserName,
 };
-
-use crate::app::state::{LocalId, Ticket};
 
 /// One login (or registration followed by a login), with how far the user
 /// trusts the server.
@@ -51,6 +51,16 @@ pub struct CachedEntry {
     pub size: u64,
 }
 
+/// The ids of one share: the upload, and the picture or file message the
+/// library posts once the bytes are up (its `Accepted` or `Rejected`
+/// carries this id). `message` is `None` only while the library does not
+/// return it: the one place that builds this is `net::files::share`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareIds {
+    pub transfer: TransferId,
+    pub message: Option<ClientMsgId>,
+}
+
 /// What the state asks the outside world to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -59,28 +69,30 @@ pub enum Command {
     Host {
         listen: SocketAddr,
     },
+    /// Queue a message; answered by [`NetEvent::Queued`].
     Send {
-        local: LocalId,
-        to: Recipient,
+        conversation: Conversation,
         content: Content,
     },
+    /// Answered by [`NetEvent::History`].
     History {
         conversation: Conversation,
         before: Option<MessageId>,
         limit: u16,
     },
+    /// Upload a picture or file and post it; answered by
+    /// [`NetEvent::Sharing`].
     Share {
-        ticket: Ticket,
-        to: Recipient,
+        conversation: Conversation,
         path: PathBuf,
         as_file: bool,
     },
+    /// Download into the cache; answered by [`NetEvent::Fetching`].
     Fetch {
-        ticket: Ticket,
         media: MediaRef,
         kind: MediaKind,
     },
-    Cancel(Ticket),
+    Cancel(TransferId),
     OpenPath(PathBuf),
     ShowInFolder(PathBuf),
     ListCache,
@@ -92,9 +104,12 @@ pub enum Command {
     },
 }
 
-/// What the network thread reports.
+/// What the network thread reports. Failures the thread meets itself
+/// (nobody logged in) come as plain sentences.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetEvent {
+    /// What the logged-in client reports, as the library reports it.
+    Client(ClientEvent),
     LoggedIn {
         me: UserName,
         server: String,
@@ -106,66 +121,30 @@ pub enum NetEvent {
         fingerprint: Fingerprint,
     },
     HostFailed(String),
-    Connected {
-        resumed: bool,
-    },
-    Online(Vec<UserName>),
-    Joined(UserName),
-    Left(UserName),
-    Message(ChatMessage),
-    CaughtUp {
-        truncated: bool,
-    },
-    /// The library queued our message under this id.
+    /// [`Command::Send`] answered: the library's id for the message, or
+    /// why it would not queue it.
     Queued {
-        local: LocalId,
-        client_id: ClientMsgId,
+        conversation: Conversation,
+        content: Content,
+        outcome: Result<ClientMsgId, String>,
     },
-    /// The library refused to queue it.
-    SendFailed {
-        local: LocalId,
-        reason: String,
+    /// [`Command::Share`] answered.
+    Sharing {
+        conversation: Conversation,
+        path: PathBuf,
+        as_file: bool,
+        outcome: Result<ShareIds, String>,
     },
-    Accepted {
-        client_id: ClientMsgId,
-        id: MessageId,
-        sent_at: Timestamp,
+    /// [`Command::Fetch`] answered.
+    Fetching {
+        media: MediaRef,
+        kind: MediaKind,
+        outcome: Result<TransferId, String>,
     },
-    Rejected {
-        client_id: ClientMsgId,
-        reason: String,
-    },
-    /// The server said "not now" (too fast, or storage busy): the message
-    /// stays pending and is sent again by itself in `retry_in_secs`.
-    Throttled {
-        client_id: ClientMsgId,
-        retry_in_secs: f64,
-    },
-    Disconnected {
-        reason: String,
-        retry_in_secs: f64,
-    },
-    Closed {
-        reason: String,
-    },
+    /// [`Command::History`] answered.
     History {
         conversation: Conversation,
-        messages: Vec<ChatMessage>,
-        more: bool,
-    },
-    HistoryFailed {
-        conversation: Conversation,
-        reason: String,
-    },
-    Progress {
-        ticket: Ticket,
-        done: u64,
-        total: u64,
-        bytes_per_sec: f64,
-    },
-    TransferDone {
-        ticket: Ticket,
-        outcome: Result<PathBuf, String>,
+        outcome: Result<HistoryPage, String>,
     },
     CacheListing {
         pictures: Vec<CachedEntry>,

@@ -1,15 +1,27 @@
-//! The network thread's glue to the library's pictures and files: the
-//! media cache (which one, and what it holds), and opening a file with the
-//! system's programs. Kept apart so a change in the
+//! The network thread's glue to the library's pictures and files: starting
+//! a share, the media cache (which one, and what it holds), and opening a
+//! file with the system's programs. Kept apart so a change in the
 //! library's media API is adapted in this one file.
 
 use std::path::{Path, PathBuf};
 
 use natter_client::media::{self, CachedItem};
 use natter_client::{Client, MediaCache};
-use natter_common::MediaKind;
+use natter_common::{MediaKind, Recipient};
 
-use crate::app::link::CachedEntry;
+use crate::app::link::{CachedEntry, ShareIds};
+
+/// Starts uploading `path` and posting it to `to`, with the ids the state
+/// follows it by. The one place that builds [`ShareIds`]: once the
+/// library's `share` returns `natter_client::Share { transfer, message }`,
+/// this becomes `ShareIds { transfer: share.transfer, message:
+/// Some(share.message) }`.
+pub(super) fn share(client: &Client, to: Recipient, path: PathBuf, as_file: bool) -> ShareIds {
+    ShareIds {
+        transfer: client.share(to, path, as_file),
+        message: None,
+    }
+}
 
 /// Points the client at the cache the hooks name (if any).
 pub(super) fn configure(client: &Client, cache_dir: Option<&Path>) {

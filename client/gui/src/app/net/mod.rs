@@ -24,7 +24,7 @@ use tokio::sync::mpsc as tokio_mpsc;
 use crate::app::wake::Wakeup;
 use task::{NetTask, Outbox};
 
-pub use crate::app::link::{CachedEntry, Command, LoginAttempt, NetEvent};
+pub use crate::app::link::{CachedEntry, Command, NetEvent};
 pub use options::NetOptions;
 
 /// The frame loop's handle on the network thread.

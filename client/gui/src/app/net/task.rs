@@ -1,21 +1,20 @@
 //! The network thread's one task: it owns the logged-in [`Client`] (and
-//! the embedded server), carries out the state's [`Command`]s, and reports
-//! what the library tells, translated into the state's terms (its local
-//! ids for messages and transfers).
+//! the embedded server), carries out the state's [`Command`]s, answers
+//! each with the ids the library returned, and passes on what the library
+//! reports, as it reports it.
 
-use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use natter_client::{Client, ClientConfig, ClientEvent, Events, FirstUse, TransferId, Trust};
-use natter_common::{Content, Conversation, MessageId, Recipient};
+use natter_client::{Client, ClientConfig, ClientEvent, Events, FirstUse, Trust};
+use natter_common::{Content, Conversation, MediaKind, MediaRef, MessageId};
 use tokio::sync::mpsc as tokio_mpsc;
 
 use super::files;
 use super::host::Hosted;
 use super::options::NetOptions;
 use crate::app::link::{Command, LoginAttempt, NetEvent};
-use crate::app::state::{LocalId, Ticket};
 use crate::app::wake::Wakeup;
 
 /// Name sent in the hello, for the server's logs.
@@ -55,8 +54,6 @@ pub(super) struct NetTask {
     client: Option<Client>,
     client_events: Option<Events>,
     hosted: Option<Hosted>,
-    /// The library's transfer ids, and the tickets the state knows them by.
-    transfers: HashMap<TransferId, Ticket>,
 }
 
 enum Next {
@@ -72,7 +69,6 @@ impl NetTask {
             client: None,
             client_events: None,
             hosted: None,
-            transfers: HashMap::new(),
         }
     }
 
@@ -95,7 +91,7 @@ impl NetTask {
             match next {
                 Next::Command(None) => break,
                 Next::Command(Some(command)) => self.command(command).await,
-                Next::Client(Some(event)) => self.client_event(event),
+                Next::Client(Some(event)) => self.events.send(NetEvent::Client(event)),
                 Next::Client(None) => {
                     self.client_events = None;
                     self.client = None;
@@ -123,32 +119,24 @@ impl NetTask {
                     }
                 }
             }
-            Command::Send { local, to, content } => self.send(local, to, content),
+            Command::Send {
+                conversation,
+                content,
+            } => self.send(conversation, content),
             Command::History {
                 conversation,
                 before,
                 limit,
             } => self.history(conversation, before, limit),
             Command::Share {
-                ticket,
-                to,
+                conversation,
                 path,
                 as_file,
-            } => self.start_transfer(ticket, |client| client.share(to, path, as_file)),
-            Command::Fetch {
-                ticket,
-                media,
-                kind,
-            } => self.start_transfer(ticket, |client| client.fetch(media, kind)),
-            Command::Cancel(ticket) => {
-                let key = self
-                    .transfers
-                    .iter()
-                    .find(|(_, t)| **t == ticket)
-                    .map(|(k, _)| *k);
-                if let (Some(key), Some(client)) = (key, &self.client) {
-                    self.transfers.remove(&key);
-                    client.cancel(key);
+            } => self.share(conversation, path, as_file),
+            Command::Fetch { media, kind } => self.fetch(media, kind),
+            Command::Cancel(id) => {
+                if let Some(client) = &self.client {
+                    client.cancel(id);
                 }
             }
             Command::OpenPath(path) => self.off_thread(move || files::open_blocking(&path)),
@@ -158,27 +146,24 @@ impl NetTask {
             Command::ListCache => self.list_cache(),
             Command::Logout => {
                 self.end_session().await;
-                self.transfers.clear();
                 self.events.send(NetEvent::LoggedOut);
             }
             Command::OpenFileDialog { .. } => {}
         }
     }
 
-    fn send(&self, local: LocalId, to: Recipient, content: Content) {
-        match &self.client {
-            Some(client) => match client.send(to, content) {
-                Ok(client_id) => self.events.send(NetEvent::Queued { local, client_id }),
-                Err(e) => self.events.send(NetEvent::SendFailed {
-                    local,
-                    reason: e.to_string(),
-                }),
-            },
-            None => self.events.send(NetEvent::SendFailed {
-                local,
-                reason: NOT_LOGGED_IN.into(),
-            }),
-        }
+    fn send(&self, conversation: Conversation, content: Content) {
+        let outcome = match &self.client {
+            Some(client) => client
+                .send(conversation.recipient(), content.clone())
+                .map_err(|e| e.to_string()),
+            None => Err(NOT_LOGGED_IN.to_owned()),
+        };
+        self.events.send(NetEvent::Queued {
+            conversation,
+            content,
+            outcome,
+        });
     }
 
     fn history(&self, conversation: Conversation, before: Option<MessageId>, limit: u16) {
@@ -187,35 +172,41 @@ impl NetTask {
         };
         let events = self.events.clone();
         tokio::spawn(async move {
-            let event = match client.history(conversation.clone(), before, limit).await {
-                Ok(page) => NetEvent::History {
-                    conversation,
-                    messages: page.messages,
-                    more: page.more,
-                },
-                Err(e) => NetEvent::HistoryFailed {
-                    conversation,
-                    reason: e.to_string(),
-                },
-            };
-            events.send(event);
+            let page = client.history(conversation.clone(), before, limit).await;
+            let outcome = page.map_err(|e| e.to_string());
+            events.send(NetEvent::History {
+                conversation,
+                outcome,
+            });
         });
     }
 
-    /// Starts an upload or download with the logged-in client and
-    /// remembers which ticket it answers; without a client, fails the
-    /// ticket at once.
-    fn start_transfer(&mut self, ticket: Ticket, start: impl FnOnce(&Client) -> TransferId) {
-        match &self.client {
+    fn share(&self, conversation: Conversation, path: PathBuf, as_file: bool) {
+        let outcome = match &self.client {
             Some(client) => {
-                let key = start(client);
-                self.transfers.insert(key, ticket);
+                let to = conversation.recipient();
+                Ok(files::share(client, to, path.clone(), as_file))
             }
-            None => self.events.send(NetEvent::TransferDone {
-                ticket,
-                outcome: Err(NOT_LOGGED_IN.into()),
-            }),
-        }
+            None => Err(NOT_LOGGED_IN.to_owned()),
+        };
+        self.events.send(NetEvent::Sharing {
+            conversation,
+            path,
+            as_file,
+            outcome,
+        });
+    }
+
+    fn fetch(&self, media: MediaRef, kind: MediaKind) {
+        let outcome = match &self.client {
+            Some(client) => Ok(client.fetch(media.clone(), kind)),
+            None => Err(NOT_LOGGED_IN.to_owned()),
+        };
+        self.events.send(NetEvent::Fetching {
+            media,
+            kind,
+            outcome,
+        });
     }
 
     fn list_cache(&self) {
@@ -275,66 +266,6 @@ impl NetTask {
             }
             Err(e) => self.events.send(NetEvent::LoginFailed(e)),
         }
-    }
-
-    fn client_event(&mut self, event: ClientEvent) {
-        let event = match event {
-            ClientEvent::Connected { resumed } => NetEvent::Connected { resumed },
-            ClientEvent::Online(users) => NetEvent::Online(users),
-            ClientEvent::Joined(u) => NetEvent::Joined(u),
-            ClientEvent::Left(u) => NetEvent::Left(u),
-            ClientEvent::Message(m) => NetEvent::Message(m),
-            ClientEvent::CaughtUp { truncated } => NetEvent::CaughtUp { truncated },
-            ClientEvent::Accepted {
-                client_id,
-                id,
-                sent_at,
-            } => NetEvent::Accepted {
-                client_id,
-                id,
-                sent_at,
-            },
-            ClientEvent::Rejected { client_id, reason } => NetEvent::Rejected {
-                client_id,
-                reason: reason.to_string(),
-            },
-            ClientEvent::Throttled {
-                client_id,
-                retry_in,
-                ..
-            } => NetEvent::Throttled {
-                client_id,
-                retry_in_secs: retry_in.as_secs_f64(),
-            },
-            ClientEvent::Disconnected { reason, retry_in } => NetEvent::Disconnected {
-                reason,
-                retry_in_secs: retry_in.as_secs_f64(),
-            },
-            ClientEvent::Closed { reason } => NetEvent::Closed {
-                reason: reason.to_string(),
-            },
-            ClientEvent::Progress(p) => {
-                let Some(ticket) = self.transfers.get(&p.id).copied() else {
-                    return;
-                };
-                NetEvent::Progress {
-                    ticket,
-                    done: p.done,
-                    total: p.total,
-                    bytes_per_sec: p.bytes_per_sec as f64,
-                }
-            }
-            ClientEvent::TransferDone { id, outcome } => {
-                let Some(ticket) = self.transfers.remove(&id) else {
-                    return;
-                };
-                NetEvent::TransferDone {
-                    ticket,
-                    outcome: outcome.map_err(|e| e.to_string()),
-                }
-            }
-        };
-        self.events.send(event);
     }
 
     /// How far this attempt trusts the server's certificate.
