@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 use natter_common::{BlobHash, Content, Conversation, Recipient};
 use serde_json::{json, Value};
 
-use crate::app::conversations::Delivery;
+use crate::app::conversations::{Delivery, Entry};
 use crate::app::link::NetEvent;
 use crate::app::login::{FormError, Screen};
 use crate::app::media::MediaSlot;
@@ -124,6 +124,49 @@ fn cached(slots: &HashMap<BlobHash, MediaSlot>, hash: &BlobHash) -> Value {
     }
 }
 
+/// One message of a conversation, as the dump shows it.
+fn entry(state: &AppState, e: &Entry) -> Value {
+    let mut m = json!({
+        "id": e.id.map(|id| id.0),
+        "from": e.from.as_str(),
+        "to": match &e.to {
+            Recipient::Everyone => "group".to_owned(),
+            Recipient::User(u) => format!("@{u}"),
+        },
+        "pending": e.delivery == Delivery::Pending,
+        "failed": match &e.delivery {
+            Delivery::Failed(reason) => Value::from(reason.as_str()),
+            _ => Value::Null,
+        },
+    });
+    match &e.content {
+        Content::Text(t) => m["text"] = json!(t),
+        Content::Emoji(id) => {
+            m["emoji"] = json!(id
+                .emoji()
+                .map_or(format!("#{}", id.0), |e| e.key.to_owned()))
+        }
+        Content::Image {
+            media,
+            width,
+            height,
+        } => {
+            m["kind"] = json!("picture");
+            m["name"] = json!(media.name);
+            m["width"] = json!(width);
+            m["height"] = json!(height);
+            m["cached"] = cached(&state.media.pictures, &media.hash);
+        }
+        Content::File(media) => {
+            m["kind"] = json!("file");
+            m["name"] = json!(media.name);
+            m["size"] = json!(media.size);
+            m["cached"] = cached(&state.media.files, &media.hash);
+        }
+    }
+    m
+}
+
 /// The state as JSON, for tests to assert on, with where the last frame
 /// drew the named controls.
 pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
@@ -142,55 +185,10 @@ pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
         .conversations
         .iter()
         .map(|(c, log)| {
-            let messages: Vec<Value> = log
-                .entries
-                .iter()
-                .map(|e| {
-                    let mut m = json!({
-                        "id": e.id.map(|id| id.0),
-                        "from": e.from.as_str(),
-                        "to": match &e.to {
-                            Recipient::Everyone => "group".to_owned(),
-                            Recipient::User(u) => format!("@{u}"),
-                        },
-                        "pending": e.delivery == Delivery::Pending,
-                        "failed": match &e.delivery {
-                            Delivery::Failed(reason) => Value::from(reason.as_str()),
-                            _ => Value::Null,
-                        },
-                    });
-                    match &e.content {
-                        Content::Text(t) => m["text"] = json!(t),
-                        Content::Emoji(id) => {
-                            m["emoji"] = json!(id
-                                .emoji()
-                                .map_or(format!("#{}", id.0), |e| e.key.to_owned()))
-                        }
-                        Content::Image {
-                            media,
-                            width,
-                            height,
-                        } => {
-                            m["kind"] = json!("picture");
-                            m["name"] = json!(media.name);
-                            m["width"] = json!(width);
-                            m["height"] = json!(height);
-                            m["cached"] = cached(&state.media.pictures, &media.hash);
-                        }
-                        Content::File(media) => {
-                            m["kind"] = json!("file");
-                            m["name"] = json!(media.name);
-                            m["size"] = json!(media.size);
-                            m["cached"] = cached(&state.media.files, &media.hash);
-                        }
-                    }
-                    m
-                })
-                .collect();
             json!({
                 "conversation": conversation_key(c),
                 "unread": log.unread,
-                "messages": messages,
+                "messages": log.entries.iter().map(|e| entry(state, e)).collect::<Vec<_>>(),
             })
         })
         .collect();
