@@ -2,7 +2,7 @@
 //! oldest first, unread counts and history paging. Messages the server
 //! stored are kept in id order whatever order they arrive in (live,
 //! replayed, paged in) and never twice; our own not yet stored follow them,
-//! and [`delivery`] follows those until the server answers.
+//! and `delivery.rs` follows those until the server answers.
 
 mod delivery;
 
