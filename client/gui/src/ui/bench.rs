@@ -22,6 +22,7 @@ use crate::ui::fonts::Fonts;
 use crate::ui::widgets::{FrameInput, InputCollector};
 use crate::ui::window::WindowLink;
 use crate::ui::{FrameDriver, Views};
+use natter_client::ClientEvent;
 
 const MESSAGES: u64 = 10_000;
 const PICTURES: u64 = 100;
@@ -84,7 +85,7 @@ pub fn filled_state(views: &mut Views, messages: u64, pictures: u64) -> AppState
                 })
                 .collect();
             views.chat.pictures.insert_rgba(path.clone(), w, h, &rgba);
-            state.pictures.insert(hash, MediaSlot::Ready(path));
+            state.media.pictures.insert(hash, MediaSlot::Ready(path));
             Content::Image {
                 media: MediaRef {
                     hash,
@@ -99,22 +100,20 @@ pub fn filled_state(views: &mut Views, messages: u64, pictures: u64) -> AppState
         } else {
             Content::Text(SAMPLES[(i as usize * 5) % SAMPLES.len()].to_owned())
         };
-        state.apply(NetEvent::Message(ChatMessage {
+        state.apply(NetEvent::Client(ClientEvent::Message(ChatMessage {
             id: MessageId(i + 1),
             from: user(i),
             to: Recipient::Everyone,
             sent_at: Timestamp(start + i as i64 * 45_000),
             content,
-        }));
+        })));
     }
-    if let Some(log) = state
+    let log = state
         .conversations
-        .get_mut(&natter_common::Conversation::Group)
-    {
-        log.more_before = false;
-        log.loading_older = false;
-        log.unread = 0;
-    }
+        .log_mut(&natter_common::Conversation::Group);
+    log.more_before = false;
+    log.loading_older = false;
+    log.unread = 0;
     state
 }
 

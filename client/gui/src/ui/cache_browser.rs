@@ -31,7 +31,7 @@ impl CacheBrowser {
             tab,
             pictures: listed_pictures,
             files,
-        }) = &state.overlay
+        }) = &state.popups.overlay
         else {
             self.scroll = [0.0; 2];
             return;

@@ -308,17 +308,18 @@ pub fn draw(ui: &mut Ui, state: &AppState, view: &mut ChatView) {
     let main = Rect::new(theme::SIDEBAR_WIDTH, 0.0, w - theme::SIDEBAR_WIDTH, h);
 
     // Popups drawn later cover the mouse for what is drawn first.
-    let modal =
-        state.overlay.is_some() || state.share_sheet.is_some() || state.viewing_cached.is_some();
+    let modal = state.popups.overlay.is_some()
+        || state.share_sheet.is_some()
+        || state.popups.viewing_cached.is_some();
     ui.mouse_enabled = !modal;
     let composer_h = composer_height(ui, state, main.w);
     let composer = Rect::new(main.x, h - composer_h, main.w, composer_h);
     let emoji_anchor = vec2(composer.x + 12.0, composer.y - 4.0);
-    if state.emoji_panel.progress > 0.0 {
+    if state.composer.emoji_panel.progress > 0.0 {
         ui.blocked.push(emoji::panel_rect(emoji_anchor));
     }
     let menu = menu_rect(main);
-    if state.menu_open {
+    if state.popups.menu_open {
         ui.blocked.push(menu);
     }
     let toasts = toast_rects(state, main, composer.y);
@@ -332,6 +333,7 @@ pub fn draw(ui: &mut Ui, state: &AppState, view: &mut ChatView) {
         40.0
     };
     let uploads: Vec<&Transfer> = state
+        .media
         .transfers
         .values()
         .filter(|t| matches!(&t.purpose, TransferPurpose::Upload { conversation, .. } if *conversation == state.selected))
@@ -374,7 +376,7 @@ pub fn draw(ui: &mut Ui, state: &AppState, view: &mut ChatView) {
     ui.blocked.clear();
     if !modal {
         view.picker.draw(ui, state, emoji_anchor);
-        if state.menu_open {
+        if state.popups.menu_open {
             draw_menu(ui, menu);
         }
     }
@@ -388,9 +390,12 @@ pub fn draw(ui: &mut Ui, state: &AppState, view: &mut ChatView) {
     if ui.input.key_pressed(KeyCode::Escape) {
         if state.share_sheet.is_some() {
             ui.emit(Intent::CloseShareSheet);
-        } else if state.overlay.is_some() || state.viewing_cached.is_some() || state.menu_open {
+        } else if state.popups.overlay.is_some()
+            || state.popups.viewing_cached.is_some()
+            || state.popups.menu_open
+        {
             ui.emit(Intent::CloseOverlay);
-        } else if state.emoji_panel.open {
+        } else if state.composer.emoji_panel.open {
             ui.emit(Intent::ToggleEmojiPanel);
         }
     }
@@ -420,7 +425,11 @@ fn draw_sidebar(ui: &mut Ui, state: &AppState, r: Rect) {
     ui.fonts
         .draw("CONVERSATIONS", r.x + 20.0, 108.0, 11.0, theme::FAINT);
     let mut y = 118.0;
-    let footer_h = if state.hosting.is_some() { 190.0 } else { 66.0 };
+    let footer_h = if state.login.hosting.is_some() {
+        190.0
+    } else {
+        66.0
+    };
     let people = state.people();
     for (c, online) in &people {
         if y + 46.0 > r.h - footer_h {
@@ -499,7 +508,7 @@ fn draw_sidebar(ui: &mut Ui, state: &AppState, r: Rect) {
     }
 
     // Hosting card.
-    if let Some(hosting) = &state.hosting {
+    if let Some(hosting) = &state.login.hosting {
         let card = Rect::new(r.x + 10.0, r.h - footer_h, r.w - 20.0, 118.0);
         rounded_rect(card, 10.0, theme::hex(0x17251d));
         draw_circle(card.x + 16.0, card.y + 18.0, 4.0, theme::SUCCESS);
@@ -609,7 +618,7 @@ fn draw_header(ui: &mut Ui, state: &AppState, r: Rect) {
         .draw(&subtitle, r.x + LIST_PAD_X, r.y + 45.0, 12.0, theme::MUTED);
     let button_r = Rect::new(r.x + r.w - 52.0, r.y + 10.0, 36.0, 36.0);
     ui.mark("menu_button", button_r);
-    if icon_button(ui, button_r, state.menu_open, widgets::icon_menu) {
+    if icon_button(ui, button_r, state.popups.menu_open, widgets::icon_menu) {
         ui.emit(Intent::ToggleMenu);
     }
 }
@@ -1016,10 +1025,10 @@ fn draw_row(
         (Body::Picture { w, h }, Content::Image { media, .. }) => {
             rounded_rect(body, 12.0, bubble);
             let pic = Rect::new(body.x + 4.0, body.y + 4.0, *w, *h);
-            let view = match state.pictures.get(&media.hash) {
+            let view = match state.media.pictures.get(&media.hash) {
                 Some(MediaSlot::Ready(path)) => pictures.get(path),
                 Some(MediaSlot::Failed(_)) => media::PictureView::Failed,
-                Some(MediaSlot::Fetching(_)) => media::PictureView::Loading,
+                Some(MediaSlot::Fetching { .. }) => media::PictureView::Loading,
                 None => {
                     fetches.push(Intent::FetchMedia {
                         media: media.clone(),
@@ -1032,8 +1041,11 @@ fn draw_row(
                 ui.mark(format_args!("picture:{}", media.name), pic);
             }
             media::draw_picture(view, pic, ui.fonts, &media.name);
-            if let Some(MediaSlot::Fetching(ticket)) = state.pictures.get(&media.hash) {
-                if let Some(t) = state.transfers.get(ticket) {
+            if let Some(MediaSlot::Fetching {
+                transfer: Some(id), ..
+            }) = state.media.pictures.get(&media.hash)
+            {
+                if let Some(t) = state.media.transfers.get(id) {
                     progress_bar(
                         Rect::new(pic.x + 12.0, pic.y + pic.h - 16.0, pic.w - 24.0, 5.0),
                         t.fraction(),
@@ -1065,9 +1077,11 @@ fn draw_row(
                 theme::BODY - 1.0,
                 theme::TEXT,
             );
-            let slot = state.files.get(&media.hash);
+            let slot = state.media.files.get(&media.hash);
             let transfer = match slot {
-                Some(MediaSlot::Fetching(t)) => state.transfers.get(t),
+                Some(MediaSlot::Fetching {
+                    transfer: Some(t), ..
+                }) => state.media.transfers.get(t),
                 _ => None,
             };
             if let Some(t) = transfer {
@@ -1085,7 +1099,7 @@ fn draw_row(
                     .draw(&label, body.x + 58.0, body.y + 62.0, 12.0, theme::MUTED);
                 let cancel = Rect::new(body.x + body.w - 30.0, body.y + 46.0, 24.0, 24.0);
                 if icon_button(ui, cancel, false, widgets::icon_close) {
-                    ui.emit(Intent::CancelTransfer(t.ticket));
+                    ui.emit(Intent::CancelTransfer(t.id));
                 }
             } else {
                 let size = match slot {
@@ -1134,7 +1148,7 @@ fn draw_row(
 /// Whether the time carries a delivery mark (our own messages sent from
 /// this window).
 fn has_mark(e: &Entry) -> bool {
-    !matches!(e.delivery, Delivery::Delivered) || e.local.is_some() || e.client_id.is_some()
+    !matches!(e.delivery, Delivery::Delivered) || e.sent_here()
 }
 
 /// Width of the time label and its mark.
@@ -1150,9 +1164,7 @@ fn draw_time(ui: &Ui, e: &Entry, right: f32, y: f32, colour: Color) {
     let (cx, cy) = (right - 5.0, y - 4.0);
     match e.delivery {
         Delivery::Pending => widgets::icon_clock(cx, cy, 4.5, colour),
-        Delivery::Delivered if e.local.is_some() || e.client_id.is_some() => {
-            widgets::icon_check(cx, cy, 4.0, colour)
-        }
+        Delivery::Delivered if e.sent_here() => widgets::icon_check(cx, cy, 4.0, colour),
         Delivery::Failed(_) => widgets::icon_warning(cx, cy, 5.0, theme::DANGER),
         _ => {}
     }
@@ -1208,7 +1220,7 @@ fn draw_uploads(ui: &mut Ui, uploads: &[&Transfer], r: Rect) {
             .draw(&detail, card.x + 52.0, card.y + 47.0, 11.0, theme::MUTED);
         let cancel = Rect::new(card.x + card.w - 36.0, card.y + 12.0, 28.0, 28.0);
         if icon_button(ui, cancel, false, widgets::icon_close) {
-            ui.emit(Intent::CancelTransfer(t.ticket));
+            ui.emit(Intent::CancelTransfer(t.id));
         }
     }
 }
@@ -1217,8 +1229,8 @@ const COMPOSER_BUTTONS: f32 = 3.0 * 40.0 + 12.0;
 
 fn composer_height(ui: &Ui, state: &AppState, main_w: f32) -> f32 {
     let inner = main_w - COMPOSER_BUTTONS - 2.0 * LIST_PAD_X - 56.0 - 24.0;
-    let lines =
-        widgets::field_line_count(ui.fonts, &state.composer.text, TEXT_SIZE, inner).clamp(1, 6);
+    let lines = widgets::field_line_count(ui.fonts, &state.composer.draft.text, TEXT_SIZE, inner)
+        .clamp(1, 6);
     lines as f32 * TEXT_SIZE * LINE + 16.0 + 28.0
 }
 
@@ -1229,7 +1241,7 @@ fn draw_composer(ui: &mut Ui, state: &AppState, r: Rect) {
     let mut x = r.x + 14.0;
     let b = Rect::new(x, by, 36.0, 36.0);
     ui.mark("emoji_button", b);
-    if icon_button(ui, b, state.emoji_panel.open, widgets::icon_smiley) {
+    if icon_button(ui, b, state.composer.emoji_panel.open, widgets::icon_smiley) {
         ui.emit(Intent::ToggleEmojiPanel);
     }
     x += 40.0;
@@ -1247,7 +1259,8 @@ fn draw_composer(ui: &mut Ui, state: &AppState, r: Rect) {
     x += 48.0;
     let field = Rect::new(x, r.y + 14.0, r.x + r.w - x - 70.0, r.h - 28.0);
     ui.mark("composer", field);
-    let focused = state.composer_focused && state.share_sheet.is_none() && state.overlay.is_none();
+    let focused =
+        state.composer.focused && state.share_sheet.is_none() && state.popups.overlay.is_none();
     let placeholder = match &state.selected {
         Conversation::Group => {
             "Message the group — Enter sends, Shift+Enter for a new line, Ctrl+V pastes".to_owned()
@@ -1262,13 +1275,20 @@ fn draw_composer(ui: &mut Ui, state: &AppState, r: Rect) {
         multiline: true,
         size: TEXT_SIZE,
     };
-    if text_field(ui, field, Field::Composer, &state.composer, focused, look) == FieldAction::Submit
+    if text_field(
+        ui,
+        field,
+        Field::Composer,
+        &state.composer.draft,
+        focused,
+        look,
+    ) == FieldAction::Submit
     {
         ui.emit(Intent::SendText);
     }
     let send = Rect::new(r.x + r.w - 58.0, by, 44.0, 36.0);
     ui.mark("send_button", send);
-    let can_send = !state.composer.text.trim().is_empty();
+    let can_send = !state.composer.draft.text.trim().is_empty();
     let hover = ui.hover(send);
     rounded_rect(
         send,
@@ -1287,9 +1307,9 @@ fn draw_composer(ui: &mut Ui, state: &AppState, r: Rect) {
     if ui.clicked(send) && can_send {
         ui.emit(Intent::SendText);
     }
-    let count = state.composer.text.chars().count();
-    if count > state.max_text_chars * 9 / 10 {
-        let label = format!("{count}/{}", state.max_text_chars);
+    let count = state.composer.draft.text.chars().count();
+    if count > state.composer.max_chars * 9 / 10 {
+        let label = format!("{count}/{}", state.composer.max_chars);
         ui.fonts.draw(
             &label,
             field.x + field.w - 70.0,
@@ -1463,10 +1483,10 @@ fn draw_share_sheet(ui: &mut Ui, sheet: &crate::app::state::ShareSheet) {
 
 /// The large view of a picture, over everything; a click closes it.
 pub fn draw_picture_overlay(ui: &mut Ui, state: &AppState, view: &mut ChatView) {
-    let path = match (&state.viewing_cached, &state.overlay) {
+    let path = match (&state.popups.viewing_cached, &state.popups.overlay) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(crate::app::state::Overlay::Picture { media })) => {
-            match state.pictures.get(&media.hash) {
+            match state.media.pictures.get(&media.hash) {
                 Some(MediaSlot::Ready(path)) => Some(path.clone()),
                 _ => None,
             }
@@ -1475,8 +1495,10 @@ pub fn draw_picture_overlay(ui: &mut Ui, state: &AppState, view: &mut ChatView) 
     };
     let (w, h) = (screen_width(), screen_height());
     draw_rectangle(0.0, 0.0, w, h, Color::new(0.02, 0.03, 0.05, 0.92));
-    let name = match &state.overlay {
-        Some(crate::app::state::Overlay::Picture { media }) if state.viewing_cached.is_none() => {
+    let name = match &state.popups.overlay {
+        Some(crate::app::state::Overlay::Picture { media })
+            if state.popups.viewing_cached.is_none() =>
+        {
             media.name.clone()
         }
         _ => path

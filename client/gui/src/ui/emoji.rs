@@ -594,7 +594,7 @@ pub fn panel_rect(anchor: Vec2) -> Rect {
 impl EmojiPicker {
     /// Draws the panel as far open as the state says.
     pub fn draw(&mut self, ui: &mut Ui, state: &AppState, anchor: Vec2) {
-        let p = state.emoji_panel.progress;
+        let p = state.composer.emoji_panel.progress;
         if p <= 0.0 {
             self.hover.clear();
             return;
@@ -620,7 +620,7 @@ impl EmojiPicker {
                 CELL,
                 CELL,
             );
-            let hovered = state.emoji_panel.open && ui.hover(cell);
+            let hovered = state.composer.emoji_panel.open && ui.hover(cell);
             let target = if hovered { 1.0 } else { 0.0 };
             let hv = &mut self.hover[i];
             let step = ui.dt * 10.0;
@@ -646,10 +646,10 @@ impl EmojiPicker {
             if hovered {
                 label = Some(format!("{}  ·  {}", emoji.label_zh, emoji.label));
             }
-            if state.emoji_panel.open && p >= 1.0 {
+            if state.composer.emoji_panel.open && p >= 1.0 {
                 ui.mark(format_args!("emoji:{}", emoji.key), cell);
             }
-            if state.emoji_panel.open && ui.clicked(cell) {
+            if state.composer.emoji_panel.open && ui.clicked(cell) {
                 ui.emit(Intent::SendEmoji(emoji.id));
             }
         }

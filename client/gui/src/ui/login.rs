@@ -32,20 +32,20 @@ fn fingerprint_lines(fp: &str) -> Vec<String> {
 
 fn extra_height(fonts: &Fonts, state: &AppState, inner_w: f32) -> f32 {
     let mut h = 0.0;
-    match &state.form.error {
+    match &state.login.form.error {
         Some(FormError::Message(m) | FormError::Hint(m)) => {
             h += fonts.wrap(m, theme::SMALL, inner_w).len() as f32 * 19.0 + 10.0
         }
         Some(FormError::CertificateChanged { .. }) => h += 246.0,
         None => {}
     }
-    if state.trust_prompt.is_some() {
+    if state.login.trust_prompt.is_some() {
         h += 226.0;
     }
-    if state.form.offer_host || state.host_starting {
+    if state.login.form.offer_host || state.login.host_starting {
         h += 130.0;
     }
-    if state.hosting.is_some() {
+    if state.login.hosting.is_some() {
         h += 56.0;
     }
     h
@@ -123,31 +123,32 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
         &[Field::Server, Field::Name, Field::Password]
     };
     let focus = state
+        .login
         .form
         .focus
         .filter(|f| order.contains(f))
         .unwrap_or(Field::Name);
-    let busy = state.form.busy || state.host_starting;
+    let busy = state.login.form.busy || state.login.host_starting;
     let mut submit = false;
     for field in order {
         let (label, buffer, masked, placeholder, control) = match field {
             Field::Server => (
                 "Server",
-                &state.form.server,
+                &state.login.form.server,
                 false,
                 "host:port",
                 "field:server",
             ),
             Field::Name => (
                 "User name",
-                &state.form.name,
+                &state.login.form.name,
                 false,
                 "letters, digits, _ - .",
                 "field:name",
             ),
             Field::Password => (
                 "Password",
-                &state.form.password,
+                &state.login.form.password,
                 true,
                 if register {
                     "at least 8 characters"
@@ -158,7 +159,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
             ),
             _ => (
                 "Confirm password",
-                &state.form.confirm,
+                &state.login.form.confirm,
                 true,
                 "type it again",
                 "field:confirm",
@@ -174,7 +175,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
             multiline: false,
             size: theme::BODY,
         };
-        let focused = *field == focus && state.trust_prompt.is_none();
+        let focused = *field == focus && state.login.trust_prompt.is_none();
         match text_field(ui, r, *field, buffer, focused, look) {
             FieldAction::Submit => submit = true,
             FieldAction::Next => {
@@ -187,7 +188,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
     }
 
     y += 4.0;
-    let label = match (busy, register, state.host_starting) {
+    let label = match (busy, register, state.login.host_starting) {
         (true, _, true) => "Starting a server...".to_owned(),
         (true, _, false) => format!("Connecting{}", ".".repeat(1 + (ui.now * 3.0) as usize % 3)),
         (false, true, _) => "Create account".to_owned(),
@@ -198,7 +199,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
     if button(ui, submit_r, &label, ButtonStyle::Primary) && !busy {
         submit = true;
     }
-    if submit && !busy && state.trust_prompt.is_none() {
+    if submit && !busy && state.login.trust_prompt.is_none() {
         ui.emit(if register {
             Intent::Register
         } else {
@@ -230,7 +231,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
     }
     y += 40.0;
 
-    match &state.form.error {
+    match &state.login.form.error {
         Some(error @ (FormError::Message(m) | FormError::Hint(m))) => {
             let colour = match error {
                 FormError::Hint(_) => theme::NAME_GROUP_MINE,
@@ -294,7 +295,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
         None => {}
     }
 
-    if let Some(prompt) = &state.trust_prompt {
+    if let Some(prompt) = &state.login.trust_prompt {
         let r = Rect::new(x - 12.0, y, inner_w + 24.0, 216.0);
         rounded_rect(r, 10.0, theme::WARNING_BG);
         ui.fonts.draw(
@@ -342,7 +343,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
         y += 226.0;
     }
 
-    if state.form.offer_host || state.host_starting {
+    if state.login.form.offer_host || state.login.host_starting {
         let r = Rect::new(x - 12.0, y, inner_w + 24.0, 120.0);
         rounded_rect(r, 10.0, theme::hex(0x17251d));
         ui.fonts.draw(
@@ -358,7 +359,7 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
             ui.fonts.draw(&line, r.x + 14.0, ly, 12.0, theme::MUTED);
             ly += 16.0;
         }
-        let label = if state.host_starting {
+        let label = if state.login.host_starting {
             "Starting..."
         } else {
             "Host a server here"
@@ -368,14 +369,14 @@ pub fn draw(ui: &mut Ui, state: &AppState) {
             Rect::new(r.x + 14.0, r.y + r.h - 46.0, 190.0, 34.0),
             label,
             ButtonStyle::Primary,
-        ) && !state.host_starting
+        ) && !state.login.host_starting
         {
             ui.emit(Intent::HostLocally);
         }
         y += 130.0;
     }
 
-    if let Some(hosting) = &state.hosting {
+    if let Some(hosting) = &state.login.hosting {
         draw_circle(x + 5.0, y + 12.0, 4.0, theme::SUCCESS);
         let addresses = hosting.join_addresses.join("  ·  ");
         let line = ui.fonts.fit(

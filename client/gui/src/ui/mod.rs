@@ -180,13 +180,13 @@ pub fn draw_frame(
         Screen::Chat => {
             clear_background(theme::BACKGROUND);
             chat::draw(&mut ui, state, &mut views.chat);
-            if state.viewing_cached.is_some() {
+            if state.popups.viewing_cached.is_some() {
                 ui.mouse_enabled = false;
             }
             views.cache.draw(&mut ui, state, &mut views.chat.pictures);
             ui.mouse_enabled = true;
-            if matches!(state.overlay, Some(Overlay::Picture { .. }))
-                || state.viewing_cached.is_some()
+            if matches!(state.popups.overlay, Some(Overlay::Picture { .. }))
+                || state.popups.viewing_cached.is_some()
             {
                 chat::draw_picture_overlay(&mut ui, state, &mut views.chat);
             }
@@ -255,14 +255,7 @@ pub async fn run(hooks: Hooks) {
         let mut dump_now = false;
         while let Some(event) = network.try_recv() {
             activity = true;
-            dump_now |= hooks.dump_auto
-                && matches!(
-                    event,
-                    NetEvent::Accepted { .. }
-                        | NetEvent::Message(_)
-                        | NetEvent::LoggedIn { .. }
-                        | NetEvent::LoggedOut
-                );
+            dump_now |= hooks.dump_auto && hooks::dumps_after(&event);
             let logged_out = matches!(event, NetEvent::LoggedOut);
             for command in state.apply(event) {
                 dispatch(command, &network, &mut views);
@@ -632,9 +625,9 @@ fn route_keys(
     views.preedit = ime.preedit.clone();
     views.candidates = ime.candidates.clone();
     let composing = state.screen == Screen::Chat
-        && state.composer_focused
+        && state.composer.focused
         && state.share_sheet.is_none()
-        && state.overlay.is_none();
+        && state.popups.overlay.is_none();
     let keys = std::mem::take(&mut frame.keys);
     for key in keys {
         if composing && ime.ready() && ime.wants(&key) {
