@@ -978,7 +978,7 @@ fn draw_row(
             let t = ui.now as f32 + (e.sent_at.0 % 1000) as f32 / 160.0;
             // A gentle bob; newly arrived ones pop in.
             let pop = if age < 0.6 {
-                emoji::ease_out(age / 0.6)
+                theme::ease_out(age / 0.6)
             } else {
                 1.0
             };
@@ -1324,7 +1324,7 @@ fn draw_toast_stack(ui: &mut Ui, state: &AppState, bottom: f32) {
             continue;
         };
         let age = (state.now - toast.shown_at) as f32;
-        let slide = 1.0 - emoji::ease_out(age / 0.25);
+        let slide = 1.0 - theme::ease_out(age / 0.25);
         if slide > 0.0 {
             ui.animating = true;
         }
