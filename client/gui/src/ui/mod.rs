@@ -188,7 +188,7 @@ pub fn draw_frame(
             if matches!(state.overlay, Some(Overlay::Picture { .. }))
                 || state.viewing_cached.is_some()
             {
-                chat::draw_picture_overlay(&mut ui, state, &mut views.chat);
+                chat::draw_picture_overlay(&mut ui, state, &mut views.chat.pictures);
             }
             if let (Some(caret), Some(c)) = (ui.caret, &views.candidates) {
                 candidates::draw(&ui, caret, c);
