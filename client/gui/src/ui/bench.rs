@@ -18,10 +18,12 @@ use natter_common::{
 use crate::app::net::NetEvent;
 use crate::app::state::{AppState, MediaSlot};
 use crate::app::wake::Wakeup;
+use crate::ui::driver::FrameDriver;
 use crate::ui::fonts::Fonts;
+use crate::ui::frame::Views;
+use crate::ui::screen::{keep_awake, screenshot};
 use crate::ui::widgets::{FrameInput, InputCollector};
 use crate::ui::window::WindowLink;
-use crate::ui::{FrameDriver, Views};
 
 const MESSAGES: u64 = 10_000;
 const PICTURES: u64 = 100;
@@ -162,7 +164,7 @@ async fn scroll(
             state.handle(intent);
         }
         update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
-        crate::ui::keep_awake();
+        keep_awake();
         next_frame().await;
         whole.push(last.elapsed().as_secs_f64() * 1000.0);
         last = Instant::now();
@@ -184,7 +186,7 @@ async fn idle(
     let mut last_time = get_time();
     let mut frames = 0;
     // The frame this starts in asked for no next one: pacing does from now.
-    crate::ui::keep_awake();
+    keep_awake();
     while started.elapsed().as_secs_f64() < secs {
         let frame = input.collect();
         let now = get_time();
@@ -253,7 +255,7 @@ pub async fn run() {
         true,
     );
     let first_frame_ms = started.elapsed().as_secs_f64() * 1000.0;
-    crate::ui::keep_awake();
+    keep_awake();
     next_frame().await;
 
     // Scroll up through the history.
@@ -272,10 +274,10 @@ pub async fn run() {
             0.0,
             true,
         );
-        if let Err(e) = super::screenshot(std::path::Path::new(&path)) {
+        if let Err(e) = screenshot(std::path::Path::new(&path)) {
             tracing::warn!(error = %e, "screenshot failed");
         }
-        crate::ui::keep_awake();
+        keep_awake();
         next_frame().await;
     }
 

@@ -26,13 +26,13 @@ pub async fn sheet() {
         }
         if frame == 2 {
             if let Some(path) = &shot {
-                if let Err(e) = crate::ui::screenshot(path) {
+                if let Err(e) = crate::ui::screen::screenshot(path) {
                     tracing::warn!(error = %e, "screenshot failed");
                 }
                 return;
             }
         }
-        crate::ui::keep_awake();
+        crate::ui::screen::keep_awake();
         next_frame().await;
         std::thread::sleep(std::time::Duration::from_millis(30));
         if is_key_pressed(KeyCode::Escape) {
