@@ -172,6 +172,23 @@ impl Subject {
         );
     }
 
+    /// One frame of `input`, its intents handled (`activity`: as if the
+    /// network had reported something).
+    fn frame(&mut self, fonts: &Fonts, input: &FrameInput, now: f64, dt: f32, activity: bool) {
+        let intents = self.driver.frame(
+            &mut self.state,
+            &mut self.views,
+            fonts,
+            input,
+            now,
+            dt,
+            activity,
+        );
+        for intent in intents {
+            self.state.handle(intent);
+        }
+    }
+
     /// Scrolls `SCROLL_FRAMES` frames up through the group conversation;
     /// the update+draw CPU times and the whole-frame times, in ms.
     async fn scroll(&mut self, fonts: &Fonts, input: &mut InputCollector) -> (Vec<f64>, Vec<f64>) {
@@ -187,18 +204,7 @@ impl Subject {
             last_time = now;
             self.views.chat.scroll_by(&group, SCROLL_STEP);
             let t0 = Instant::now();
-            let intents = self.driver.frame(
-                &mut self.state,
-                &mut self.views,
-                fonts,
-                &frame,
-                now,
-                dt,
-                true,
-            );
-            for intent in intents {
-                self.state.handle(intent);
-            }
+            self.frame(fonts, &frame, now, dt, true);
             update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
             keep_awake();
             next_frame().await;
@@ -226,18 +232,7 @@ impl Subject {
             let now = get_time();
             let dt = (now - last_time) as f32;
             last_time = now;
-            let intents = self.driver.frame(
-                &mut self.state,
-                &mut self.views,
-                fonts,
-                &frame,
-                now,
-                dt,
-                false,
-            );
-            for intent in intents {
-                self.state.handle(intent);
-            }
+            self.frame(fonts, &frame, now, dt, false);
             next_frame().await;
             frames += 1;
             link.poll();

@@ -6,8 +6,8 @@ use macroquad::prelude::*;
 use natter_common::EmojiId;
 
 use crate::ui::emoji::brush::{
-    brows, disc, drop, eyes_dots, eyes_happy, face, frown, heart, open_smile, pie, smile, stroke,
-    tear_stream, Spot, BLUSH, BROWN, HEART, TEAR, TONGUE, WHITE_SOFT, YELLOW, YELLOW_EDGE,
+    brows, disc, drop, eye_arcs, eyes_dots, eyes_happy, face, frown, heart, open_smile, pie, smile,
+    stroke, tear_stream, Spot, BLUSH, BROWN, HEART, TEAR, TONGUE, WHITE_SOFT, YELLOW, YELLOW_EDGE,
 };
 use crate::ui::theme;
 use crate::ui::widgets::rounded_rect;
@@ -143,17 +143,7 @@ fn tears_of_joy(s: &Spot) {
 fn crying(s: &Spot) {
     let Spot { cx, cy, u, t, .. } = *s;
     face(cx, cy, u, YELLOW, YELLOW_EDGE);
-    for dx in [-0.33, 0.33] {
-        stroke(
-            cx + u * dx,
-            cy - u * 0.32,
-            u * 0.17,
-            20.0,
-            140.0,
-            u * 0.08,
-            BROWN,
-        );
-    }
+    eye_arcs(cx, cy, u, 0.32, 0.17, (20.0, 140.0), 0.08);
     pie(cx, cy + u * 0.58, u * 0.3, 180.0, 180.0, BROWN);
     draw_ellipse(cx, cy + u * 0.48, u * 0.14, u * 0.06, 0.0, TONGUE);
     tear_stream(cx, cy, u, -1.0, t);
@@ -182,10 +172,16 @@ fn sweat(s: &Spot) {
 
 /// Slanted brows over a frown.
 fn upset(s: &Spot) {
+    cross(s, (YELLOW, YELLOW_EDGE), (0.5, 0.32), (0.2, 0.45), 0.07);
+}
+
+/// A cross face in `colours` (base, edge): dotted eyes under brows
+/// slanting from `outer` to `inner` (see [`brows`]), a frown.
+fn cross(s: &Spot, colours: (Color, Color), outer: (f32, f32), inner: (f32, f32), width: f32) {
     let Spot { cx, cy, u, .. } = *s;
-    face(cx, cy, u, YELLOW, YELLOW_EDGE);
+    face(cx, cy, u, colours.0, colours.1);
     eyes_dots(cx, cy + u * 0.05, u);
-    brows(cx, cy, u, (0.5, 0.32), (0.2, 0.45), 0.07);
+    brows(cx, cy, u, outer, inner, width);
     frown(cx, cy, u);
 }
 
@@ -229,11 +225,8 @@ fn surprised(s: &Spot) {
 
 /// Red-faced, with sharp brows and a frown.
 fn angry(s: &Spot) {
-    let Spot { cx, cy, u, .. } = *s;
-    face(cx, cy, u, theme::hex(0xf26b3a), theme::hex(0xc9492a));
-    eyes_dots(cx, cy + u * 0.05, u);
-    brows(cx, cy, u, (0.55, 0.45), (0.15, 0.25), 0.09);
-    frown(cx, cy, u);
+    let red = (theme::hex(0xf26b3a), theme::hex(0xc9492a));
+    cross(s, red, (0.55, 0.45), (0.15, 0.25), 0.09);
 }
 
 /// Dark sunglasses and a half smile.
@@ -354,17 +347,7 @@ fn thinking(s: &Spot) {
 fn sleepy(s: &Spot) {
     let Spot { cx, cy, u, t, .. } = *s;
     face(cx, cy, u, YELLOW, YELLOW_EDGE);
-    for dx in [-0.33, 0.33] {
-        stroke(
-            cx + u * dx,
-            cy - u * 0.28,
-            u * 0.16,
-            30.0,
-            120.0,
-            u * 0.07,
-            BROWN,
-        );
-    }
+    eye_arcs(cx, cy, u, 0.28, 0.16, (30.0, 120.0), 0.07);
     draw_ellipse(cx, cy + u * 0.42, u * 0.1, u * 0.12, 0.0, BROWN);
     let rise = (t * 0.7).fract();
     let z = u * (0.22 - rise * 0.06);
@@ -382,32 +365,18 @@ fn sleepy(s: &Spot) {
 fn thumbs_up(s: &Spot) {
     let Spot { cx, cy, u, .. } = *s;
     let (x, y) = (cx - u * 0.55, cy - u * 0.05);
-    // Cuff, fist and thumb.
-    rounded_rect(
-        Rect::new(x - u * 0.05, y, u * 0.32, u * 0.85),
-        u * 0.08,
-        theme::hex(0x4c8dff),
-    );
-    rounded_rect(
-        Rect::new(x + u * 0.25, y - u * 0.05, u * 0.9, u * 0.95),
-        u * 0.25,
-        YELLOW_EDGE,
-    );
-    rounded_rect(
-        Rect::new(x + u * 0.28, y - u * 0.02, u * 0.84, u * 0.89),
-        u * 0.22,
-        YELLOW,
-    );
-    rounded_rect(
-        Rect::new(x + u * 0.35, y - u * 0.75, u * 0.34, u * 0.85),
-        u * 0.17,
-        YELLOW_EDGE,
-    );
-    rounded_rect(
-        Rect::new(x + u * 0.38, y - u * 0.72, u * 0.28, u * 0.8),
-        u * 0.14,
-        YELLOW,
-    );
+    // Cuff, fist and thumb: place and size in units, corner radius, colour.
+    let parts = [
+        ((-0.05, 0.0, 0.32, 0.85), 0.08, theme::hex(0x4c8dff)),
+        ((0.25, -0.05, 0.9, 0.95), 0.25, YELLOW_EDGE),
+        ((0.28, -0.02, 0.84, 0.89), 0.22, YELLOW),
+        ((0.35, -0.75, 0.34, 0.85), 0.17, YELLOW_EDGE),
+        ((0.38, -0.72, 0.28, 0.8), 0.14, YELLOW),
+    ];
+    for ((dx, dy, w, h), radius, colour) in parts {
+        let r = Rect::new(x + u * dx, y + u * dy, u * w, u * h);
+        rounded_rect(r, u * radius, colour);
+    }
     for i in 1..4 {
         let fy = y + u * 0.22 * i as f32;
         draw_line(x + u * 0.75, fy, x + u * 1.1, fy, u * 0.05, YELLOW_EDGE);

@@ -99,14 +99,20 @@ pub fn eyes_dots(cx: f32, cy: f32, u: f32) {
 
 /// Two eyes squeezed into upward arcs.
 pub fn eyes_happy(cx: f32, cy: f32, u: f32) {
+    eye_arcs(cx, cy, u, 0.1, 0.17, (200.0, 140.0), 0.08);
+}
+
+/// Two eyes drawn as arcs, `r` units round, their centres `y` units above
+/// the face's, from `arc.0` through `arc.1` degrees, `width` units thick.
+pub fn eye_arcs(cx: f32, cy: f32, u: f32, y: f32, r: f32, arc: (f32, f32), width: f32) {
     for dx in [-0.33, 0.33] {
         stroke(
             cx + u * dx,
-            cy - u * 0.1,
-            u * 0.17,
-            200.0,
-            140.0,
-            u * 0.08,
+            cy - u * y,
+            u * r,
+            arc.0,
+            arc.1,
+            u * width,
             BROWN,
         );
     }

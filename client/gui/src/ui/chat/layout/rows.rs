@@ -349,23 +349,13 @@ mod tests {
             revision: 1,
             width: 600.0,
         };
-        let mut sent = Layout::default();
-        sent.update(
-            &Fixed,
-            [message(false)].into_iter(),
-            stamp,
-            &mut Scroll::default(),
-            400.0,
-        );
-        let mut failed = Layout::default();
-        failed.update(
-            &Fixed,
-            [message(true)].into_iter(),
-            stamp,
-            &mut Scroll::default(),
-            400.0,
-        );
-        assert_eq!(failed.rows[0].h, sent.rows[0].h + 20.0);
+        let height = |failed| {
+            let mut layout = Layout::default();
+            let messages = [message(failed)].into_iter();
+            layout.update(&Fixed, messages, stamp, &mut Scroll::default(), 400.0);
+            layout.rows[0].h
+        };
+        assert_eq!(height(true), height(false) + 20.0);
     }
 
     #[test]
