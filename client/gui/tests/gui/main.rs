@@ -140,7 +140,7 @@ fn skipped() -> bool {
     // passing test, and this must be seen.
     let _ = writeln!(
         std::io::stderr(),
-        "\n**********\n*** gui.rs skipped: {message}\n**********\n"
+        "\n**********\n*** gui skipped: {message}\n**********\n"
     );
     true
 }
