@@ -19,7 +19,7 @@ pub const ACTIVE_FRAME: Duration = Duration::from_micros(16_667);
 /// Frame interval when nothing changes (and when something must be
 /// polled: the file dialog's answer).
 pub const IDLE_FRAME: Duration = Duration::from_millis(100);
-/// Frame interval after [`DEEP_IDLE_SECS`] of nothing, where the window
+/// Frame interval after `DEEP_IDLE_SECS` of nothing, where the window
 /// cannot sleep.
 pub const DEEP_IDLE_FRAME: Duration = Duration::from_millis(200);
 /// Seconds of nothing before frames slow to [`DEEP_IDLE_FRAME`].

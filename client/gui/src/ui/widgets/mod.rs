@@ -1,6 +1,6 @@
 //! Immediate-mode building blocks the views are drawn with: the frame's
-//! input ([`input`]), the `Ui` a view draws with ([`ui`]), filled shapes,
-//! buttons, text fields and the small icons drawn in code.
+//! input, the `Ui` a view draws with, filled shapes, buttons, text fields
+//! and the small icons drawn in code.
 
 mod buttons;
 mod icons;
