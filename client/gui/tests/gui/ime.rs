@@ -3,9 +3,9 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::desktop::Xvfb;
+use crate::desktop::{reap, Xvfb};
 use crate::{PATIENCE, POLL};
 
 /// A real IBus with the pinyin engine on a private session bus, stopped
@@ -95,16 +95,9 @@ impl Ibus {
 }
 
 impl Drop for Ibus {
+    /// Asks the daemon to exit (and its session bus with it).
     fn drop(&mut self) {
         let _ = self.ibus(&["exit"]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(POLL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        reap(&mut self.child);
     }
 }
