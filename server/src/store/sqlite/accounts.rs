@@ -57,7 +57,7 @@ impl Accounts for SqliteStore {
         let Some(skeleton) = spellings.first().map(UserName::skeleton) else {
             return Ok(None);
         };
-        let db = self.lock();
+        let db = self.read();
         let mut stmt = db
             .prepare_cached(
                 "SELECT id, name, password_hash, name_key FROM accounts

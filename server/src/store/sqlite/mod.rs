@@ -1,6 +1,10 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
 //! so a message is on disk before the sender is told it was accepted.
 //!
+//! Users' reads (history pages, catch-up, name look-ups) run on read-only
+//! connections of their own: WAL lets them read the last commit while the
+//! one writer fsyncs the next, so a page never waits for a send.
+//!
 //! This file opens the database; the tables are in [`schema`], upgrades of
 //! older databases in [`migrate`], and the queries live by subject in
 //! [`accounts`], [`tokens`], [`messages`] and [`blobs`], each implementing
@@ -15,22 +19,50 @@ mod schema;
 mod tokens;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use self::error::backend;
 #[cfg(doc)]
 use super::Store;
 use super::StoreError;
 
+/// Read-only connections beside the writer: enough for the reads the
+/// blocking pool runs at once on a small machine; more would only add page
+/// caches. A read that finds all busy waits for one, never for the writer.
+const READERS: usize = 4;
+
+/// How long a statement waits for another connection's lock by default.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     db: Mutex<Connection>,
+    /// See [`SqliteStore::read`].
+    readers: Vec<Mutex<Connection>>,
+    /// Which reader a read waits for when all are busy.
+    next_reader: AtomicUsize,
 }
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Self::open_writer(path)?;
+        let readers = (0..READERS)
+            .map(|_| Self::open_reader(path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            db: Mutex::new(db),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// The one connection that writes; it creates and upgrades the schema
+    /// and puts the file in WAL mode, which the readers rely on.
+    fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         let db = Connection::open(path).map_err(backend)?;
         db.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
@@ -38,26 +70,53 @@ impl SqliteStore {
             .map_err(backend)?;
         db.pragma_update(None, "foreign_keys", "ON")
             .map_err(backend)?;
-        db.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
+        db.busy_timeout(BUSY_WAIT).map_err(backend)?;
         db.execute_batch(schema::SCHEMA).map_err(backend)?;
         db.execute_batch(schema::REJECTIONS_SCHEMA)
             .map_err(backend)?;
         migrate::tokens(&db)?;
         migrate::names(&db)?;
-        Ok(Self { db: Mutex::new(db) })
+        Ok(db)
     }
 
-    /// How long a write waits for another connection's lock on the
+    /// A connection that cannot write, opened after the writer has made
+    /// the schema and the WAL.
+    fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let db = Connection::open_with_flags(path, flags).map_err(backend)?;
+        db.busy_timeout(BUSY_WAIT).map_err(backend)?;
+        Ok(db)
+    }
+
+    /// How long a statement waits for another connection's lock on the
     /// database before it fails as transient ([`StoreError::Transient`]).
-    pub fn set_busy_timeout(&self, wait: std::time::Duration) -> Result<(), StoreError> {
-        self.lock().busy_timeout(wait).map_err(backend)
+    pub fn set_busy_timeout(&self, wait: Duration) -> Result<(), StoreError> {
+        self.lock().busy_timeout(wait).map_err(backend)?;
+        for reader in &self.readers {
+            locked(reader).busy_timeout(wait).map_err(backend)?;
+        }
+        Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite half-written
-        // (transactions roll back), so a poisoned lock is still usable.
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    /// A read-only connection for a read a user can repeat at will: a free
+    /// one if any, else the next in turn. It sees every committed write and
+    /// never waits for the writer's lock (nor its fsync).
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        for reader in &self.readers {
+            match reader.try_lock() {
+                Ok(db) => return db,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        locked(&self.readers[turn])
+    }
+
+    /// The writer: every write, and reads that must see a transaction's
+    /// own writes.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        locked(&self.db)
     }
 
     fn exists(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<bool, StoreError> {
@@ -67,6 +126,12 @@ impl SqliteStore {
             .map(|r| r.is_some())
             .map_err(backend)
     }
+}
+
+/// Locks a connection. A panic while holding one cannot leave SQLite
+/// half-written (transactions roll back), so a poisoned lock is still usable.
+fn locked(db: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    db.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
