@@ -17,8 +17,12 @@
 //!
 //! `natter-bench abuse` (see [`abuse`]) measures what hostile clients can
 //! make the server hold, against an idle baseline in the same run.
+//!
+//! `natter-bench history` (see [`history`]) times history pages from a
+//! store of a million messages, against a bare-table read of the same size.
 
 mod abuse;
+mod history;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -75,6 +79,18 @@ enum Bench {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// History pages (group, private) from a large store vs a bare read.
+    History {
+        /// Messages in the store.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// Pages timed per measurement.
+        #[arg(long, default_value_t = 200)]
+        pages: usize,
+        /// Where the temp store goes (default: the system's temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
     Serve {
@@ -98,6 +114,11 @@ async fn main() -> anyhow::Result<()> {
             hog_connections,
             dir,
         } => abuse::abuse(guessers, secs.max(1), hog_connections, dir).await,
+        Bench::History {
+            messages,
+            pages,
+            dir,
+        } => history::history(messages.max(1), pages.max(1), dir),
         Bench::Serve { dir } => serve(&dir).await,
     }
 }
