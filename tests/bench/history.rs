@@ -220,9 +220,9 @@ fn sorted(mut samples: Vec<f64>) -> Vec<f64> {
 /// p50/p90/p99/max of sorted samples in ms.
 fn summary(sorted: &[f64]) -> serde_json::Value {
     serde_json::json!({
-        "p50": rounded(percentile(&sorted, 50.0), 3),
-        "p90": rounded(percentile(&sorted, 90.0), 3),
-        "p99": rounded(percentile(&sorted, 99.0), 3),
+        "p50": rounded(percentile(sorted, 50.0), 3),
+        "p90": rounded(percentile(sorted, 90.0), 3),
+        "p99": rounded(percentile(sorted, 99.0), 3),
         "max": rounded(sorted.last().copied().unwrap_or(0.0), 3),
     })
 }
