@@ -1,0 +1,349 @@
+//! Faults the server must survive with nothing lost and nothing made up:
+//! killed without warning in the middle of a message storm and of uploads,
+//! a full disk, a data dir it may not write. Real server (in a child
+//! process where it must die), real client library, real QUIC, real
+//! SQLite, real file systems.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use natter_client::{Client, ClientError, ClientEvent, Events, TransferId};
+use natter_common::protocol::MediaKind;
+use natter_common::{
+    BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
+};
+use natter_tests::child::ChildServer;
+use natter_tests::*;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+const MIB: u64 = 1 << 20;
+
+/// The server binary the SIGKILL test runs as a child process.
+const SERVER: &str = env!("CARGO_BIN_EXE_natter-fault-server");
+
+/// How many of its messages a storm client lets wait for their
+/// acknowledgement before it waits too: enough that a storm is always in
+/// flight when the server dies, few enough to bound a test's memory.
+const WINDOW: usize = 300;
+
+fn text(s: &str) -> Content {
+    Content::Text(s.into())
+}
+
+/// What a storm client did, as it saw it.
+#[derive(Default)]
+struct Storm {
+    /// Every message it sent, in order: message `n` is `sent[n]`.
+    sent: Vec<ClientMsgId>,
+    /// The server's id for each acknowledged message.
+    accepted: HashMap<ClientMsgId, MessageId>,
+    /// The messages acknowledged before this client learned of the kill:
+    /// the server stored them before it died.
+    acked_before_kill: Vec<ClientMsgId>,
+    /// How many it had sent by then.
+    sent_before_kill: usize,
+    /// Reconnects made by the library itself.
+    resumed: usize,
+}
+
+/// How far a storm client got, for the test to wait on.
+#[derive(Clone, Copy, Default, Debug)]
+struct StormProgress {
+    accepted: usize,
+    resumed: usize,
+}
+
+/// The test's orders to a storm client.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Order {
+    Send,
+    /// The server was killed: note what was acknowledged so far.
+    Killed,
+    /// Stop sending; finish once every message is acknowledged.
+    Finish,
+}
+
+/// Sends `"<me> <n>"` for n = 0, 1, … to everyone as fast as the library
+/// takes them (at most [`WINDOW`] unacknowledged), until told to finish
+/// and everything it sent is acknowledged.
+async fn storm(
+    client: Client,
+    mut events: Events,
+    me: &'static str,
+    mut orders: watch::Receiver<Order>,
+    progress: watch::Sender<StormProgress>,
+) -> Storm {
+    let mut storm = Storm::default();
+    let mut order = Order::Send;
+    loop {
+        if order == Order::Finish && storm.accepted.len() == storm.sent.len() {
+            return storm;
+        }
+        let may_send = order != Order::Finish && storm.sent.len() - storm.accepted.len() < WINDOW;
+        tokio::select! {
+            biased;
+            event = events.next() => match event.expect("the client stopped") {
+                ClientEvent::Accepted { client_id, id, .. } => {
+                    let earlier = storm.accepted.insert(client_id, id);
+                    assert!(earlier.is_none(), "{me}: {client_id:?} acknowledged twice");
+                    progress.send_modify(|p| p.accepted = storm.accepted.len());
+                }
+                ClientEvent::Connected { resumed: true } => {
+                    storm.resumed += 1;
+                    progress.send_modify(|p| p.resumed = storm.resumed);
+                }
+                ClientEvent::Rejected { client_id, reason } => {
+                    panic!("{me}: {client_id:?} rejected: {reason}")
+                }
+                ClientEvent::Closed { reason } => panic!("{me}: the client gave up: {reason}"),
+                _ => {}
+            },
+            changed = orders.changed(), if order != Order::Finish => {
+                changed.expect("the test is gone");
+                order = *orders.borrow_and_update();
+                if order == Order::Killed {
+                    storm.acked_before_kill = storm.accepted.keys().copied().collect();
+                    storm.sent_before_kill = storm.sent.len();
+                }
+            }
+            () = std::future::ready(()), if may_send => {
+                let n = storm.sent.len();
+                let id = client
+                    .send(Recipient::Everyone, text(&format!("{me} {n}")))
+                    .expect("the library takes the message");
+                storm.sent.push(id);
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+/// Keeps draining an uploader's events (the storm's messages reach it too)
+/// and publishes how far its upload got.
+fn upload_progress(mut events: Events) -> watch::Receiver<u64> {
+    let (tx, rx) = watch::channel(0);
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if let ClientEvent::Progress(p) = event {
+                if p.upload {
+                    tx.send_replace(p.done);
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Every message of the group conversation, oldest first, paged.
+async fn whole_group_history(client: &Client) -> Vec<ChatMessage> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = within(
+            "a history page",
+            client.history(Conversation::Group, before, 200),
+        )
+        .await
+        .expect("history");
+        before = page.messages.first().map(|m| m.id);
+        let more = page.more;
+        all.splice(0..0, page.messages);
+        if !more || before.is_none() {
+            return all;
+        }
+    }
+}
+
+/// Fetches `hash` by hash alone as `client` into `out`.
+async fn fetch_blob(client: &Client, hash: BlobHash, out: &Path) -> Result<(), ClientError> {
+    let (id, cancel): (TransferId, CancellationToken) = client.new_transfer();
+    within("a fetch", client.fetch_to(hash, out, id, &cancel))
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_nothing_acknowledged_and_clients_carry_on_by_themselves() {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let mut server =
+        ChildServer::start(SERVER.as_ref(), "127.0.0.1:0".parse().unwrap(), &data).await;
+
+    // Three clients storm the group; two others upload a file each.
+    let (orders, _) = watch::channel(Order::Send);
+    let mut storms = Vec::new();
+    let mut storm_progress = Vec::new();
+    for me in ["alice", "bob", "carol"] {
+        let (client, events) = register_and_login(server.client_config(), me).await;
+        let (tx, rx) = watch::channel(StormProgress::default());
+        storm_progress.push(rx);
+        let orders = orders.subscribe();
+        storms.push((
+            client.clone(),
+            tokio::spawn(storm(client, events, me, orders, tx)),
+        ));
+    }
+    for progress in &mut storm_progress {
+        within(
+            "the storm to get going",
+            progress.wait_for(|p| p.accepted >= 30),
+        )
+        .await
+        .unwrap();
+    }
+    // The files are written before any upload starts, so both uploads run
+    // at once.
+    let mut files = Vec::new();
+    for (me, size) in [("dave", 128 * MIB), ("erin", 112 * MIB)] {
+        let source = dir.path().join(format!("{me}.bin"));
+        random_file(&source, size, me);
+        let hash = natter_client::hash::hash_file(&source).await.unwrap().0;
+        let (client, events) = register_and_login(server.client_config(), me).await;
+        files.push((me, client, events, source, hash, size));
+    }
+    let mut uploads = Vec::new();
+    for (me, client, events, source, hash, size) in files {
+        let progress = upload_progress(events);
+        let (uploader, path) = (client.clone(), source.clone());
+        let task = tokio::spawn(async move {
+            let (id, cancel) = uploader.new_transfer();
+            uploader
+                .upload_now(MediaKind::File, &path, id, &cancel)
+                .await
+        });
+        uploads.push((me, client, source, hash, size, progress, task));
+    }
+    // The storm is under way and both uploads are some way through.
+    for (me, _, _, _, _, progress, _) in &mut uploads {
+        within(
+            &format!("{me}'s upload to get going"),
+            progress.wait_for(|&d| d >= 8 * MIB),
+        )
+        .await
+        .unwrap();
+    }
+
+    server.kill().await;
+    orders.send_replace(Order::Killed);
+    for (me, _, _, _, _, _, task) in &mut uploads {
+        if task.is_finished() {
+            panic!("{me}'s upload ended before the kill: {:?}", task.await);
+        }
+    }
+    server.start_again().await;
+
+    // No partial blob is served. The uploader, who may fetch what it
+    // uploaded, asks from a second device while its first has yet to
+    // notice the restart and resume: the part on disk is not the blob.
+    let mut refused = 0;
+    for (me, _, source, hash, _, _, task) in &uploads {
+        let (second, _events) = natter_client::Client::login(server.client_config(), me, PASSWORD)
+            .await
+            .unwrap();
+        let out = dir.path().join(format!("{me}-early.bin"));
+        match fetch_blob(&second, *hash, &out).await {
+            Err(ClientError::Refused(Refusal::NoSuchBlob)) => {
+                assert!(!out.exists(), "nothing of {me}'s blob was written");
+                refused += 1;
+            }
+            Ok(()) => {
+                assert!(
+                    task.is_finished(),
+                    "{me}'s blob was served before it was complete"
+                );
+                assert!(same_bytes(source, &out), "{me}'s blob was served partial");
+            }
+            Err(e) => panic!("fetching {me}'s blob early: {e}"),
+        }
+        second.logout().await.unwrap();
+    }
+    assert!(refused > 0, "no fetch came before an upload resumed");
+
+    // The clients notice and reconnect by themselves, and the storm goes on.
+    for (i, progress) in storm_progress.iter_mut().enumerate() {
+        let before = progress.borrow().accepted;
+        within(
+            "a storm client to reconnect and be acknowledged again",
+            progress.wait_for(|p| p.resumed >= 1 && p.accepted >= before + 30),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("storm client {i} stopped"));
+    }
+    orders.send_replace(Order::Finish);
+    let mut results = Vec::new();
+    for (client, task) in storms {
+        results.push((client, within("the storm to finish", task).await.unwrap()));
+    }
+
+    // The uploads resume and what the server kept is exactly each file.
+    for (me, client, source, hash, size, _, task) in uploads {
+        let (media, stats) = within(&format!("{me}'s upload"), task)
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{me}'s upload failed: {e}"));
+        assert_eq!(media.hash, hash);
+        assert!(stats.resumed_from > 0, "{me}'s upload started over");
+        println!(
+            "{me}: upload of {size} bytes resumed from {} after the kill",
+            stats.resumed_from
+        );
+        assert_eq!(stats.sent + stats.resumed_from, size);
+        let out = dir.path().join(format!("{me}-fetched.bin"));
+        fetch_blob(&client, hash, &out).await.unwrap();
+        assert!(
+            same_bytes(&source, &out),
+            "{me}'s blob differs from the file"
+        );
+    }
+
+    // Every message sent is in history exactly once, in its sender's order,
+    // under the id its acknowledgement gave, whether it was acknowledged
+    // before the kill or resent after it.
+    let history = whole_group_history(&results[0].0).await;
+    let mut by_id: HashMap<MessageId, &ChatMessage> = HashMap::new();
+    for m in &history {
+        assert!(by_id.insert(m.id, m).is_none(), "{:?} twice", m.id);
+    }
+    for ((client, storm), me) in results.iter().zip(["alice", "bob", "carol"]) {
+        assert!(storm.resumed >= 1, "{me} did not reconnect by itself");
+        assert!(
+            storm.sent_before_kill > storm.acked_before_kill.len(),
+            "{me}: nothing was waiting for its acknowledgement when the server died"
+        );
+        assert!(
+            !storm.acked_before_kill.is_empty(),
+            "{me}: nothing acknowledged before the kill"
+        );
+        for (n, client_id) in storm.sent.iter().enumerate() {
+            let id = storm.accepted[client_id];
+            let stored = by_id
+                .get(&id)
+                .unwrap_or_else(|| panic!("{me} {n}, acknowledged as {id:?}, is not in history"));
+            assert_eq!(stored.content, text(&format!("{me} {n}")), "{id:?}");
+            assert_eq!(&stored.from, client.me());
+        }
+        let mine: Vec<String> = history
+            .iter()
+            .filter(|m| &m.from == client.me())
+            .map(|m| match &m.content {
+                Content::Text(t) => t.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        let expected: Vec<String> = (0..storm.sent.len()).map(|n| format!("{me} {n}")).collect();
+        assert_eq!(
+            mine, expected,
+            "{me}'s messages in history, in order, once each"
+        );
+        println!(
+            "{me}: {} messages, {} sent and {} acknowledged before the kill, {} reconnects",
+            storm.sent.len(),
+            storm.sent_before_kill,
+            storm.acked_before_kill.len(),
+            storm.resumed
+        );
+    }
+    drop(server);
+}
