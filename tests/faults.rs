@@ -3,12 +3,18 @@
 //! a full disk, a data dir it may not write. Real server (in a child
 //! process where it must die), real client library, real QUIC, real
 //! SQLite, real file systems.
+//!
+//! A client that vanishes without closing (its network goes silent) is
+//! shown as left once the idle timeout notices:
+//! `presence_follows_login_logout_and_a_dropped_connection`
+//! in `chat.rs` proves that through a relay that is cut.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use natter_client::{Client, ClientError, ClientEvent, Events, TransferId};
-use natter_common::protocol::MediaKind;
+use natter_common::codec;
+use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
 use natter_common::{
     BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
 };
@@ -346,4 +352,282 @@ async fn a_killed_server_loses_nothing_acknowledged_and_clients_carry_on_by_them
         );
     }
     drop(server);
+}
+
+/// A size-limited tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it). `None`,
+    /// after a line saying the test is skipped, when not running as root:
+    /// only root may mount. As root a mount that fails fails the test.
+    fn mount(size: &str, test: &str) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(u32::MAX);
+        if uid != 0 {
+            println!("SKIPPED {test}: mounting a size-limited tmpfs needs root (uid {uid})");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        run(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "natter-faults",
+            ],
+            dir.path(),
+        );
+        Some(Self { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Makes the whole file system read-only: permissions do not stop root.
+    fn remount_read_only(&self) {
+        run("mount", &["-o", "remount,ro"], self.path());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.path())
+            .status();
+    }
+}
+
+/// Runs `command args… path`, failing the test if it fails.
+fn run(command: &str, args: &[&str], path: &Path) {
+    let status = std::process::Command::new(command)
+        .args(args)
+        .arg(path)
+        .status()
+        .unwrap_or_else(|e| panic!("{command}: {e}"));
+    assert!(
+        status.success(),
+        "{command} {args:?} {}: {status}",
+        path.display()
+    );
+}
+
+/// Appends 64 KiB blocks to `path` until the file system is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let block = vec![0x5au8; 64 * 1024];
+    loop {
+        match file.write_all(&block) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => return, // ENOSPC
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+}
+
+/// Cuts `by` bytes off the end of `path`: that much room on its disk.
+fn shrink(path: &Path, by: u64) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    let len = file.metadata().unwrap().len();
+    file.set_len(len - by).unwrap();
+}
+
+/// Waits until every message in `pending` is acknowledged, noting the
+/// refusals met on the way; any final rejection or a closed client fails.
+async fn until_accepted(
+    events: &mut Events,
+    mut pending: Vec<ClientMsgId>,
+    throttled: &mut Vec<Refusal>,
+) -> HashMap<ClientMsgId, MessageId> {
+    let mut accepted = HashMap::new();
+    expect(events, "every message acknowledged", |e| {
+        match e {
+            ClientEvent::Accepted { client_id, id, .. } => {
+                if let Some(at) = pending.iter().position(|p| p == client_id) {
+                    pending.remove(at);
+                    accepted.insert(*client_id, *id);
+                }
+            }
+            ClientEvent::Throttled { reason, .. } => throttled.push(reason.clone()),
+            ClientEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),
+            ClientEvent::Closed { reason } => panic!("the client gave up: {reason}"),
+            ClientEvent::Disconnected { reason, .. } => panic!("disconnected: {reason}"),
+            _ => {}
+        }
+        pending.is_empty().then_some(())
+    })
+    .await;
+    accepted
+}
+
+#[tokio::test]
+async fn a_full_disk_gets_clear_refusals_and_everything_recovers_when_space_returns() {
+    let test = "a_full_disk_gets_clear_refusals_and_everything_recovers_when_space_returns";
+    let Some(disk) = Tmpfs::mount("40m", test) else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let mut server = TestServer::start_at("127.0.0.1:0".parse().unwrap(), &data, |_| {}).await;
+    let files = tempfile::tempdir().unwrap();
+    let (alice, mut a) = server.user("alice").await;
+    let (bob, mut b) = server.user("bob").await;
+    let mut throttled = Vec::new();
+    let first = alice.send(Recipient::Everyone, text("before")).unwrap();
+    until_accepted(&mut a, vec![first], &mut throttled).await;
+
+    // An upload of 16 MiB starts while there is room, and the disk fills
+    // up under it, to 2 MiB from full: the server runs out of room part way
+    // and says so.
+    let source = files.path().join("big.bin");
+    random_file(&source, 16 * MIB, "disk full");
+    let (hash, size) = natter_client::hash::hash_file(&source).await.unwrap();
+    let (mut send, mut recv) = alice.connection().unwrap().open_bi().await.unwrap();
+    let put = TransferHeader::Put {
+        kind: MediaKind::File,
+        hash,
+        size,
+    };
+    codec::write_frame(&mut send, &put).await.unwrap();
+    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
+    assert_eq!(reply, Some(TransferReply::SendFrom { offset: 0 }));
+    let filler = disk.path().join("filler");
+    fill(&filler);
+    shrink(&filler, 2 * MIB);
+    let bytes = std::fs::read(&source).unwrap();
+    // The server stops reading once it cannot write: the send may fail.
+    let _ = within("the upload's bytes to go", send.write_all(&bytes)).await;
+    let _ = send.finish();
+    let reply: Option<TransferReply> = within(
+        "the server's answer to an upload it had no room for",
+        codec::read_frame(&mut recv, 4096),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply, Some(TransferReply::Refused(Refusal::Unavailable)));
+
+    // Asked again through the library with 1 MiB free (room for the
+    // database, not for the rest of the file), the server says at once
+    // that it has no room: a typed refusal, not a hang nor a dropped
+    // connection.
+    shrink(&filler, MIB);
+    let (id, cancel) = alice.new_transfer();
+    let refused = within(
+        "the upload to be refused",
+        alice.upload_now(MediaKind::File, &source, id, &cancel),
+    )
+    .await;
+    match refused {
+        Err(ClientError::Refused(Refusal::Unavailable)) => {}
+        other => panic!("expected Unavailable for a full disk, got {other:?}"),
+    }
+    within("alice's session to answer", alice.ping())
+        .await
+        .unwrap();
+
+    // Now not a byte free: chat is held back (or stored), never lost, and
+    // nobody is disconnected.
+    fill(&filler);
+    let mut while_full = Vec::new();
+    for n in 0..5 {
+        while_full.push(
+            alice
+                .send(Recipient::Everyone, text(&format!("full {n}")))
+                .unwrap(),
+        );
+    }
+    let held = expect(&mut a, "an answer while the disk is full", |e| match e {
+        ClientEvent::Throttled { reason, .. } => Some(Some(reason.clone())),
+        ClientEvent::Accepted { client_id, .. } if *client_id == while_full[0] => Some(None),
+        ClientEvent::Rejected { reason, .. } => panic!("rejected: {reason}"),
+        _ => None,
+    })
+    .await;
+    println!("the first message on a full disk: {held:?}");
+    within("bob's session to answer", bob.ping()).await.unwrap();
+
+    // Space returns: everything goes through and the upload completes.
+    std::fs::remove_file(&filler).unwrap();
+    // (The first one's acknowledgement, if it came already, was read.)
+    let skip = usize::from(held.is_none());
+    until_accepted(&mut a, while_full[skip..].to_vec(), &mut throttled).await;
+    for reason in held.iter().chain(&throttled) {
+        assert_eq!(*reason, Refusal::Unavailable, "held back as {reason}");
+    }
+    let (id, cancel) = alice.new_transfer();
+    let (media, stats) = within(
+        "the upload once space returns",
+        alice.upload_now(MediaKind::File, &source, id, &cancel),
+    )
+    .await
+    .unwrap();
+    println!(
+        "the upload resumed from {} once space returned",
+        stats.resumed_from
+    );
+    assert!(stats.resumed_from > 0, "the upload started over");
+    let out = files.path().join("fetched.bin");
+    fetch_blob(&alice, media.hash, &out).await.unwrap();
+    assert!(same_bytes(&source, &out));
+    let after = bob.send(Recipient::Everyone, text("after")).unwrap();
+    until_accepted(&mut b, vec![after], &mut throttled).await;
+
+    // Everything acknowledged is there once, and the database is sound.
+    let texts: Vec<Content> = whole_group_history(&bob)
+        .await
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    let mut expected = vec![text("before")];
+    expected.extend((0..5).map(|n| text(&format!("full {n}"))));
+    expected.push(text("after"));
+    assert_eq!(texts, expected);
+    server.stop().await;
+    let db = rusqlite::Connection::open(data.join("natter.db")).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[tokio::test]
+async fn a_data_dir_that_cannot_be_written_is_a_clear_error_at_start() {
+    let test = "a_data_dir_that_cannot_be_written_is_a_clear_error_at_start";
+    let (Some(empty), Some(used)) = (Tmpfs::mount("4m", test), Tmpfs::mount("8m", test)) else {
+        return;
+    };
+    // One that was never used, and one that holds a server's data.
+    let mut server =
+        TestServer::start_at("127.0.0.1:0".parse().unwrap(), used.path(), |_| {}).await;
+    let _ = server.user("alice").await;
+    server.stop().await;
+    for disk in [&empty, &used] {
+        disk.remount_read_only();
+        let config = natter_server::Config::new("127.0.0.1:0".parse().unwrap(), disk.path());
+        let error = match natter_server::Server::bind(config).await {
+            Err(e) => format!("{e:#}"),
+            Ok(_) => panic!("a server started on a read-only data dir"),
+        };
+        println!("{error}");
+        // It names what could not be written, where.
+        let dir = disk.path().display().to_string();
+        assert!(error.contains(&dir), "{error}");
+        if std::ptr::eq(disk, &empty) {
+            assert!(error.contains("Read-only file system"), "{error}");
+        } else {
+            assert!(error.contains("natter.db"), "{error}");
+        }
+    }
 }
