@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use natter_client::{Client, ClientError, ClientEvent, Events, TransferId};
 use natter_common::codec;
@@ -44,8 +46,8 @@ struct Storm {
     sent: Vec<ClientMsgId>,
     /// The server's id for each acknowledged message.
     accepted: HashMap<ClientMsgId, MessageId>,
-    /// The messages acknowledged before this client learned of the kill:
-    /// the server stored them before it died.
+    /// The messages acknowledged before the test said the server was
+    /// dead: the killed server stored them.
     acked_before_kill: Vec<ClientMsgId>,
     /// How many it had sent by then.
     sent_before_kill: usize,
@@ -64,8 +66,6 @@ struct StormProgress {
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Order {
     Send,
-    /// The server was killed: note what was acknowledged so far.
-    Killed,
     /// Stop sending; finish once every message is acknowledged.
     Finish,
 }
@@ -78,6 +78,7 @@ async fn storm(
     mut events: Events,
     me: &'static str,
     mut orders: watch::Receiver<Order>,
+    killed: Arc<AtomicBool>,
     progress: watch::Sender<StormProgress>,
 ) -> Storm {
     let mut storm = Storm::default();
@@ -93,6 +94,9 @@ async fn storm(
                 ClientEvent::Accepted { client_id, id, .. } => {
                     let earlier = storm.accepted.insert(client_id, id);
                     assert!(earlier.is_none(), "{me}: {client_id:?} acknowledged twice");
+                    if !killed.load(Ordering::SeqCst) {
+                        storm.acked_before_kill.push(client_id);
+                    }
                     progress.send_modify(|p| p.accepted = storm.accepted.len());
                 }
                 ClientEvent::Connected { resumed: true } => {
@@ -108,10 +112,6 @@ async fn storm(
             changed = orders.changed(), if order != Order::Finish => {
                 changed.expect("the test is gone");
                 order = *orders.borrow_and_update();
-                if order == Order::Killed {
-                    storm.acked_before_kill = storm.accepted.keys().copied().collect();
-                    storm.sent_before_kill = storm.sent.len();
-                }
             }
             () = std::future::ready(()), if may_send => {
                 let n = storm.sent.len();
@@ -119,6 +119,9 @@ async fn storm(
                     .send(Recipient::Everyone, text(&format!("{me} {n}")))
                     .expect("the library takes the message");
                 storm.sent.push(id);
+                if !killed.load(Ordering::SeqCst) {
+                    storm.sent_before_kill += 1;
+                }
                 tokio::task::yield_now().await;
             }
         }
@@ -179,6 +182,7 @@ async fn a_killed_server_loses_nothing_acknowledged_and_clients_carry_on_by_them
 
     // Three clients storm the group; two others upload a file each.
     let (orders, _) = watch::channel(Order::Send);
+    let killed = Arc::new(AtomicBool::new(false));
     let mut storms = Vec::new();
     let mut storm_progress = Vec::new();
     for me in ["alice", "bob", "carol"] {
@@ -188,7 +192,7 @@ async fn a_killed_server_loses_nothing_acknowledged_and_clients_carry_on_by_them
         let orders = orders.subscribe();
         storms.push((
             client.clone(),
-            tokio::spawn(storm(client, events, me, orders, tx)),
+            tokio::spawn(storm(client, events, me, orders, killed.clone(), tx)),
         ));
     }
     for progress in &mut storm_progress {
@@ -232,7 +236,7 @@ async fn a_killed_server_loses_nothing_acknowledged_and_clients_carry_on_by_them
     }
 
     server.kill().await;
-    orders.send_replace(Order::Killed);
+    killed.store(true, Ordering::SeqCst);
     for (me, _, _, _, _, _, task) in &mut uploads {
         if task.is_finished() {
             panic!("{me}'s upload ended before the kill: {:?}", task.await);
