@@ -4,6 +4,7 @@
 //! event waits bounded by a deadline (never a sleep).
 
 pub mod blobs;
+pub mod child;
 pub mod logins;
 pub mod raw;
 pub mod relay;

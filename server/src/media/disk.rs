@@ -73,6 +73,21 @@ impl BlobDir {
         sync_dir(&self.root.join("partial"))
     }
 
+    /// Bytes the file system holding partial uploads has free (for an
+    /// unprivileged writer): an upload it cannot hold is refused before its
+    /// bytes flow, rather than part way.
+    #[cfg(unix)]
+    pub fn free_bytes(&self) -> std::io::Result<u64> {
+        let stat = rustix::fs::statvfs(self.root.join("partial"))?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
+    /// No portable way to ask: the disk's answer comes with the writes.
+    #[cfg(not(unix))]
+    pub fn free_bytes(&self) -> std::io::Result<u64> {
+        Ok(u64::MAX)
+    }
+
     /// The blobs on disk, by the names their files carry.
     pub fn blob_files(&self) -> std::io::Result<Vec<(BlobHash, PathBuf)>> {
         let mut found = Vec::new();

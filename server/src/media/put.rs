@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::disk::{Chunk, Partial};
 use super::limits::{Full, Turn};
-use super::reply::{internal, reply, Failure};
+use super::reply::{internal, reply, store_failed, Failure};
 use crate::context::Context;
 use crate::store::{Account, AccountId, Reservation, UploadLimits};
 
@@ -62,6 +62,13 @@ pub(super) async fn put(
             .map_err(internal)?
     };
     let offset = opened.len();
+    // A full disk is told before the bytes flow: a refusal sent part way
+    // reaches a client only once it stops sending.
+    let free = ctx.blobs.free_bytes().map_err(internal)?;
+    if free < size - offset {
+        warn!(%hash, size, offset, free, "no room on disk for an upload");
+        return Err(Failure::Dropped(Refusal::Unavailable));
+    }
     reply(send, TransferReply::SendFrom { offset }).await?;
     info!(%hash, size, offset, "receiving upload");
 
@@ -89,7 +96,7 @@ pub(super) async fn put(
     store
         .call(move |s| s.record_upload(id, hash, size, kind))
         .await
-        .map_err(internal)?;
+        .map_err(store_failed)?;
     info!(%hash, size, secs = started.elapsed().as_secs_f64(), "upload stored");
     reply(send, TransferReply::Stored).await
 }
@@ -113,7 +120,7 @@ async fn reserve(ctx: &Context, id: AccountId, hash: BlobHash, size: u64) -> Res
         .store
         .call(move |s| s.reserve_upload(id, hash, size, limits))
         .await
-        .map_err(internal)?;
+        .map_err(store_failed)?;
     match reserved {
         Reservation::Reserved => Ok(()),
         Reservation::OverQuota { used } => Err(Refusal::QuotaExceeded {
@@ -254,8 +261,15 @@ async fn receive(
     }
     drop(full_tx);
     let written = disk.await.map_err(internal)?;
-    // A disk error says more than what it made the network side do.
-    let partial = written.map_err(internal)?;
+    // A disk error says more than what it made the network side do. A
+    // full disk keeps what it holds for a resume once there is room.
+    let partial = written.map_err(|e| match e.kind() {
+        std::io::ErrorKind::StorageFull => {
+            warn!(error = %e, "the disk is full; the upload may resume later");
+            Failure::Dropped(Refusal::Unavailable)
+        }
+        _ => internal(e),
+    })?;
     outcome?;
     seal(partial, have, size, waited).await
 }

@@ -36,6 +36,18 @@ pub(super) fn internal(e: impl std::fmt::Display) -> Failure {
     Failure::Refused(Refusal::Internal)
 }
 
+/// A store failure: a transient one (busy, or the disk full) is
+/// `Unavailable`, which the client may try again; anything else is
+/// [`internal`].
+pub(super) fn store_failed(e: crate::store::StoreError) -> Failure {
+    if e.is_transient() {
+        tracing::warn!(error = %e, "media store unavailable");
+        Failure::Refused(Refusal::Unavailable)
+    } else {
+        internal(e)
+    }
+}
+
 /// Writes one reply frame; a stream that cannot take it is lost.
 pub(super) async fn reply(send: &mut SendStream, reply: TransferReply) -> Result<(), Failure> {
     codec::write_frame(send, &reply).await.map_err(|e| match e {
