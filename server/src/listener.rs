@@ -74,6 +74,7 @@ impl Server {
             .receive_window(VarInt::from_u32(RECEIVE_WINDOW))
             .stream_receive_window(VarInt::from_u32(STREAM_RECEIVE_WINDOW))
             .send_window(SEND_WINDOW);
+        config.congestion.apply(&mut transport);
         let server_config = tls::server_config(identity, transport)?;
 
         let db_path = data_dir.join("natter.db");

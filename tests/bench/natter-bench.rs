@@ -217,14 +217,14 @@ struct Child {
 impl Child {
     /// Client settings that pin the child's certificate.
     fn client_config(&self, dir: &Path) -> natter_client::ClientConfig {
+        let trust = natter_client::Trust {
+            known_servers: dir.join("known_servers"),
+            pinned: Some(self.fingerprint),
+            first_use: natter_client::FirstUse::Refuse,
+        };
         natter_client::ClientConfig {
-            server: self.natter.clone(),
-            trust: natter_client::Trust {
-                known_servers: dir.join("known_servers"),
-                pinned: Some(self.fingerprint),
-                first_use: natter_client::FirstUse::Refuse,
-            },
             software: "natter-bench".into(),
+            ..natter_client::ClientConfig::new(self.natter.clone(), trust)
         }
     }
 }

@@ -110,14 +110,14 @@ impl TestServer {
 
     /// Like [`TestServer::client_config`] for another address (a relay).
     pub fn client_config_for(&self, server: &str) -> ClientConfig {
+        let trust = Trust {
+            known_servers: self.data_dir.join("test_known_servers"),
+            pinned: Some(self.fingerprint),
+            first_use: FirstUse::Refuse,
+        };
         ClientConfig {
-            server: server.to_string(),
-            trust: Trust {
-                known_servers: self.data_dir.join("test_known_servers"),
-                pinned: Some(self.fingerprint),
-                first_use: FirstUse::Refuse,
-            },
             software: "natter-tests".into(),
+            ..ClientConfig::new(server, trust)
         }
     }
 

@@ -37,6 +37,7 @@ use std::future::pending;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use natter_common::congestion::Congestion;
 use natter_common::limits::{MAX_HISTORY_PAGE, MAX_MEDIA_NAME_CHARS, MAX_TEXT_CHARS};
 use natter_common::protocol::close;
 use natter_common::{
@@ -76,6 +77,9 @@ pub struct ClientConfig {
     pub trust: Trust,
     /// Sent in the hello, for the server's logs ("natter-cli 0.1.0").
     pub software: String,
+    /// The congestion controller for this end's sending (uploads and
+    /// chat); [`Congestion::LowDelay`] unless measuring against quinn's.
+    pub congestion: Congestion,
 }
 
 impl ClientConfig {
@@ -85,6 +89,7 @@ impl ClientConfig {
             server: server.into(),
             trust,
             software: concat!("natter-client ", env!("CARGO_PKG_VERSION")).to_owned(),
+            congestion: Congestion::default(),
         }
     }
 }
@@ -797,6 +802,7 @@ impl Session {
             &config.trust,
             self.fingerprint,
             &config.software,
+            config.congestion,
         )
         .await?;
         self.fingerprint = Some(link.fingerprint);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_common::codec::{write_frame, FrameReader};
+use natter_common::congestion::Congestion;
 use natter_common::protocol::close;
 use natter_common::{ClientMsg, Fingerprint, Hello, Refusal, ServerMsg, ALPN};
 use tokio::time::timeout;
@@ -190,7 +191,7 @@ pub async fn connect(
     trust: &Trust,
     software: &str,
 ) -> Result<ServerLink, ClientError> {
-    connect_remembering(server, trust, None, software).await
+    connect_remembering(server, trust, None, software, Congestion::default()).await
 }
 
 /// [`connect`], also holding the server to the fingerprint an earlier
@@ -200,6 +201,7 @@ pub(crate) async fn connect_remembering(
     trust: &Trust,
     remembered: Option<Fingerprint>,
     software: &str,
+    congestion: Congestion,
 ) -> Result<ServerLink, ClientError> {
     let address = ServerAddress::parse(server)?;
     let key = address.key();
@@ -231,7 +233,7 @@ pub(crate) async fn connect_remembering(
             .map_err(|e| unreachable(format!("cannot resolve {}: {e}", address.host)))?
             .next()
             .ok_or_else(|| unreachable(format!("{} has no address", address.host)))?;
-        let (quic_config, verdict) = client_config(policy)?;
+        let (quic_config, verdict) = client_config(policy, congestion)?;
         let local: SocketAddr = match remote.ip() {
             IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
             IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -373,9 +375,11 @@ async fn record(path: &std::path::Path, key: &str, fingerprint: Fingerprint) -> 
 }
 
 /// The quinn configuration for one attempt: TLS 1.3 with Natter's ALPN and
-/// the fingerprint verifier, plus keep-alive and idle timeout.
+/// the fingerprint verifier, keep-alive, idle timeout, and the congestion
+/// controller that keeps chat instant while this end uploads.
 fn client_config(
     policy: TrustPolicy,
+    congestion: Congestion,
 ) -> Result<(quinn::ClientConfig, trust::VerdictSlot), ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (verifier, verdict) =
@@ -397,6 +401,7 @@ fn client_config(
             .try_into()
             .expect("20 s is a valid idle timeout"),
     ));
+    congestion.apply(&mut transport);
     config.transport_config(Arc::new(transport));
     Ok((config, verdict))
 }
@@ -478,6 +483,6 @@ mod tests {
             remembered: None,
             first_use: crate::trust::FirstUse::Refuse,
         };
-        assert!(client_config(policy).is_ok());
+        assert!(client_config(policy, Congestion::default()).is_ok());
     }
 }

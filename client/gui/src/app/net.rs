@@ -518,9 +518,8 @@ impl NetTask {
             },
         };
         let config = ClientConfig {
-            server: attempt.server.clone(),
-            trust,
             software: SOFTWARE.to_owned(),
+            ..ClientConfig::new(attempt.server.clone(), trust)
         };
         if attempt.register {
             if let Err(e) = natter_client::register(&config, &attempt.name, &attempt.password).await

@@ -148,9 +148,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         first_use: FirstUse::Accept,
     };
     let config = ClientConfig {
-        server: cli.server.clone(),
-        trust,
         software: concat!("natter-cli ", env!("CARGO_PKG_VERSION")).to_owned(),
+        ..ClientConfig::new(cli.server.clone(), trust)
     };
     // Read before starting the runtime: the prompt blocks.
     let password = match cli.command {
