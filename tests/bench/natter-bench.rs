@@ -15,10 +15,15 @@
 //! `--pace-mib-s N` caps Natter's uploads at N MiB/s, to show what chat
 //! latency a transfer that leaves the CPU some room gives.
 //!
+//! `natter-bench wan` (see [`wan`]) measures chat latency while a file
+//! moves over an emulated link, Natter's congestion controller against
+//! quinn's Cubic.
+//!
 //! `natter-bench abuse` (see [`abuse`]) measures what hostile clients can
 //! make the server hold, against an idle baseline in the same run.
 
 mod abuse;
+mod wan;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -74,6 +79,29 @@ enum Bench {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Chat latency while a file moves over an emulated link (rate,
+    /// propagation delay, router buffer), Natter's congestion controller
+    /// against quinn's Cubic.
+    Wan {
+        #[arg(long, default_value_t = 20.0)]
+        rate_mbit: f64,
+        #[arg(long, default_value_t = 40.0)]
+        rtt_ms: f64,
+        #[arg(long, default_value_t = 200.0)]
+        buffer_ms: f64,
+        /// Run the four links of the README's table instead.
+        #[arg(long)]
+        matrix: bool,
+        /// Seconds each transfer should take at the link rate.
+        #[arg(long, default_value_t = 30.0)]
+        secs: f64,
+        /// Seconds of the idle phase.
+        #[arg(long, default_value_t = 10.0)]
+        idle_secs: f64,
+        /// Transfers at once in each busy phase.
+        #[arg(long, default_value_t = 1)]
+        transfers: usize,
+    },
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
     Serve {
@@ -97,6 +125,29 @@ async fn main() -> anyhow::Result<()> {
             hog_connections,
             dir,
         } => abuse::abuse(guessers, secs.max(1), hog_connections, dir).await,
+        Bench::Wan {
+            rate_mbit,
+            rtt_ms,
+            buffer_ms,
+            matrix,
+            secs,
+            idle_secs,
+            transfers,
+        } => {
+            let shape = natter_tests::link::LinkShape {
+                rate_mbit,
+                rtt_ms,
+                buffer_ms,
+            };
+            wan::wan(wan::Wan {
+                shape,
+                matrix,
+                secs,
+                idle_secs,
+                transfers: transfers.max(1),
+            })
+            .await
+        }
         Bench::Serve { dir } => serve(&dir).await,
     }
 }

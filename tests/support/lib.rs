@@ -1,9 +1,11 @@
 //! Shared pieces of Natter's end-to-end tests and benchmarks: a real server
 //! on 127.0.0.1:0 in a temp dir, real clients, a raw QUIC peer for
-//! protocol-abuse tests, a UDP relay that can cut the network, and
+//! protocol-abuse tests, a UDP relay that can cut the network, an
+//! emulated bottleneck link (rate, delay, router queue), and
 //! event waits bounded by a deadline (never a sleep).
 
 pub mod blobs;
+pub mod link;
 pub mod logins;
 pub mod raw;
 pub mod relay;
