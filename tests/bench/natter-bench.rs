@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use natter_client::media;
+use natter_common::congestion::Congestion;
 use natter_common::protocol::MediaKind;
 use natter_common::Fingerprint;
 use natter_tests::{random_file, PASSWORD};
@@ -62,6 +63,9 @@ enum Bench {
         /// speed.
         #[arg(long)]
         pace_mib_s: Option<u64>,
+        /// The congestion controller on both ends: low-delay or cubic.
+        #[arg(long, default_value = "low-delay")]
+        congestion: Congestion,
     },
     /// What hostile clients can make the server hold (RSS), and what a
     /// logged-in user's ping and another user's uploads feel meanwhile.
@@ -107,6 +111,8 @@ enum Bench {
     Serve {
         #[arg(long)]
         dir: PathBuf,
+        #[arg(long, default_value = "low-delay")]
+        congestion: Congestion,
     },
 }
 
@@ -118,7 +124,8 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             dir,
             pace_mib_s,
-        } => transfer(mib, rounds.max(1), dir, pace_mib_s).await,
+            congestion,
+        } => transfer(mib, rounds.max(1), dir, pace_mib_s, congestion).await,
         Bench::Abuse {
             guessers,
             secs,
@@ -148,13 +155,13 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Bench::Serve { dir } => serve(&dir).await,
+        Bench::Serve { dir, congestion } => serve(&dir, congestion).await,
     }
 }
 
 /// The child: prints `natter ADDR FINGERPRINT` and `bare ADDR`, serves until
 /// its stdin closes.
-async fn serve(dir: &Path) -> anyhow::Result<()> {
+async fn serve(dir: &Path, congestion: Congestion) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -167,6 +174,7 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
     // rate limit: lift it.
     config.messages_per_sec = 1_000_000;
     config.message_burst = 1_000_000;
+    config.congestion = congestion;
     let server = natter_server::Server::bind(config).await?;
     let natter = server.endpoint();
 
@@ -280,10 +288,11 @@ impl Child {
     }
 }
 
-async fn spawn_server(dir: &Path) -> anyhow::Result<Child> {
+async fn spawn_server(dir: &Path, congestion: Congestion) -> anyhow::Result<Child> {
     let mut process = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--dir"])
         .arg(dir)
+        .arg(format!("--congestion={congestion}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -528,6 +537,7 @@ async fn transfer(
     rounds: usize,
     dir: Option<PathBuf>,
     pace_mib_s: Option<u64>,
+    congestion: Congestion,
 ) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
@@ -536,9 +546,10 @@ async fn transfer(
     eprintln!("writing a {mib} MiB file...");
     random_file(&file, mib << 20, "natter-bench");
 
-    let child = spawn_server(&dir).await?;
+    let child = spawn_server(&dir, congestion).await?;
     let server_pid = child.process.id().context("server pid")?.to_string();
-    let config = child.client_config(&dir);
+    let mut config = child.client_config(&dir);
+    config.congestion = congestion;
     natter_client::register(&config, "bench", PASSWORD).await?;
     let (client, mut events) = natter_client::Client::login(config, "bench", PASSWORD).await?;
     tokio::spawn(async move { while events.next().await.is_some() {} });
