@@ -46,8 +46,8 @@ impl Controller for LowDelay {
         self.window.on_ack(now, sent, bytes, app_limited);
     }
 
-    fn on_end_acks(&mut self, now: Instant, _in_flight: u64, _app_limited: bool, _: Option<u64>) {
-        self.window.on_end_acks(now);
+    fn on_end_acks(&mut self, now: Instant, in_flight: u64, _app_limited: bool, _: Option<u64>) {
+        self.window.on_end_acks(now, in_flight);
     }
 
     fn on_congestion_event(&mut self, now: Instant, sent: Instant, persistent: bool, _lost: u64) {

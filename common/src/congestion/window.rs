@@ -13,7 +13,9 @@
 //!    proportional to the link's rate, so fast links are reached fast, and
 //!    a queue over the target shrinks the window within a round trip.
 //! 3. Acknowledgements of packets sent while the connection had nothing
-//!    more to send (app-limited) or before the last loss do not grow it.
+//!    more to send (app-limited) or before the last loss do not grow it,
+//!    nor do any while less than half the window is in flight (the sender
+//!    is held back by something else, a flow-control window, say).
 //! 4. A loss halves the window, at most once per round trip (per recovery
 //!    period, as NewReno); persistent congestion resets it to the minimum.
 //! 5. The window never falls below two packets.
@@ -91,8 +93,9 @@ impl DelayWindow {
         }
     }
 
-    /// The ACK frame is complete: take its delay sample and move the window.
-    pub fn on_end_acks(&mut self, now: Instant) {
+    /// The ACK frame is complete, `in_flight` bytes remain unacknowledged:
+    /// take the frame's delay sample and move the window.
+    pub fn on_end_acks(&mut self, now: Instant, in_flight: u64) {
         let Some(rtt) = self.frame_rtt.take() else {
             return;
         };
@@ -100,7 +103,8 @@ impl DelayWindow {
         self.recent[self.next_recent] = Some(rtt);
         self.next_recent = (self.next_recent + 1) % CURRENT_FILTER;
         let bytes = std::mem::take(&mut self.frame_bytes);
-        if bytes > 0 {
+        let used = (in_flight + bytes) as f64 >= self.window / 2.0;
+        if bytes > 0 && used {
             self.grow(bytes as f64);
         }
     }

@@ -22,6 +22,8 @@ struct Outcome {
     /// Queueing delay met by packets after the warm-up, in ms.
     queue_p50: f64,
     queue_p99: f64,
+    /// The largest queueing delay of the whole run, slow start included.
+    queue_max: f64,
     losses: usize,
 }
 
@@ -45,6 +47,7 @@ fn simulate(link: &Link, secs: f64, warmup: f64) -> Outcome {
     let mut events = BinaryHeap::new();
     let (mut now, mut busy_until, mut in_flight) = (0u64, 0u64, 0u64);
     let (mut delivered, mut losses, mut queue) = (0u64, 0usize, Vec::new());
+    let mut queue_max = 0u64;
     loop {
         while in_flight + MSS <= cc.window() {
             let backlog = busy_until.saturating_sub(now);
@@ -57,6 +60,7 @@ fn simulate(link: &Link, secs: f64, warmup: f64) -> Outcome {
             if now >= warm {
                 queue.push(backlog as f64 / 1e6);
             }
+            queue_max = queue_max.max(backlog);
             busy_until = busy_until.max(now) + per_packet;
             events.push(Reverse((busy_until + rtt, Event::Ack { sent: now })));
         }
@@ -74,7 +78,7 @@ fn simulate(link: &Link, secs: f64, warmup: f64) -> Outcome {
                     delivered += MSS;
                 }
                 cc.on_ack(at(now), at(sent), MSS, false);
-                cc.on_end_acks(at(now));
+                cc.on_end_acks(at(now), in_flight);
             }
             Event::Loss { sent } => cc.on_loss(at(now), at(sent), false),
         }
@@ -85,6 +89,7 @@ fn simulate(link: &Link, secs: f64, warmup: f64) -> Outcome {
         utilization: delivered as f64 / (rate * (secs - warmup)),
         queue_p50: pick(0.5),
         queue_p99: pick(0.99),
+        queue_max: queue_max as f64 / 1e6,
         losses,
     }
 }
@@ -122,7 +127,7 @@ const LINKS: &[Link] = &[
 fn fills_each_link_and_holds_its_queue_near_the_target() {
     let target = LowDelayConfig::default().target.as_secs_f64() * 1e3;
     for link in LINKS {
-        let out = simulate(link, 20.0, 5.0);
+        let out = simulate(link, 10.0, 3.0);
         println!(
             "{} Mbit/s {} ms {} ms: {out:?}",
             link.mbit, link.rtt_ms, link.buffer_ms
@@ -145,18 +150,18 @@ fn a_queue_over_the_target_shrinks_the_window_within_a_round_trip() {
     let mut cc = DelayWindow::new(LowDelayConfig::default(), t0, 1200);
     // A 40 ms path learned, then slow start ends.
     cc.on_ack(ms(40), ms(0), 1200, false);
-    cc.on_end_acks(ms(40));
+    cc.on_end_acks(ms(40), cc.window());
     let mut t = 41;
     for _ in 0..40 {
         cc.on_ack(ms(t + 40), ms(t), 1200, false);
-        cc.on_end_acks(ms(t + 40));
+        cc.on_end_acks(ms(t + 40), cc.window());
         t += 1;
     }
     let before = cc.window();
     // Then every packet queues for 60 ms: six times the target.
     for _ in 0..(before / 1200) {
         cc.on_ack(ms(t + 100), ms(t), 1200, false);
-        cc.on_end_acks(ms(t + 100));
+        cc.on_end_acks(ms(t + 100), cc.window());
         t += 1;
     }
     assert_eq!(cc.queueing_delay(), Duration::from_millis(60));
@@ -176,7 +181,21 @@ fn app_limited_acks_do_not_grow_the_window() {
     let first = cc.window();
     for t in 1..1000 {
         cc.on_ack(ms(t + 20), ms(t), 1200, true);
-        cc.on_end_acks(ms(t + 20));
+        cc.on_end_acks(ms(t + 20), cc.window());
+    }
+    assert_eq!(cc.window(), first);
+}
+
+#[test]
+fn a_window_the_sender_does_not_fill_does_not_grow() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut cc = DelayWindow::new(LowDelayConfig::default(), t0, 1200);
+    let first = cc.window();
+    // Flow control holds the sender to two packets in flight.
+    for t in 1..1000 {
+        cc.on_ack(ms(t + 20), ms(t), 1200, false);
+        cc.on_end_acks(ms(t + 20), 1200);
     }
     assert_eq!(cc.window(), first);
 }
