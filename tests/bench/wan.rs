@@ -127,8 +127,18 @@ async fn one_link(shape: LinkShape, congestion: Congestion, run: &Wan) -> anyhow
     let epoch = Instant::now();
     let samples = Shared::default();
     let readers = [
-        tokio::spawn(read_trips(busy_events, epoch, samples.clone(), false)),
-        tokio::spawn(read_trips(peer_events, epoch, samples.clone(), true)),
+        tokio::spawn(read_trips(
+            busy_events,
+            busy.me().clone(),
+            epoch,
+            samples.clone(),
+        )),
+        tokio::spawn(read_trips(
+            peer_events,
+            peer.me().clone(),
+            epoch,
+            samples.clone(),
+        )),
     ];
     let mut phases = serde_json::Map::new();
     let idle = phase(&busy, &peer, epoch, &samples, run.idle_secs, async {
@@ -278,12 +288,17 @@ async fn chat_every(client: Client, to: UserName, epoch: Instant, stop: Cancella
     }
 }
 
-/// Reads a user's events and records each stamped message's trip.
-async fn read_trips(mut events: Events, epoch: Instant, samples: Shared, is_peer: bool) {
+/// Reads `me`'s events and records the trip of each stamped message from
+/// the other user (the server also echoes `me`'s own: not a trip).
+async fn read_trips(mut events: Events, me: UserName, epoch: Instant, samples: Shared) {
+    let is_peer = me.as_str() == "peer";
     while let Some(event) = events.next().await {
         let ClientEvent::Message(message) = event else {
             continue;
         };
+        if message.from == me {
+            continue;
+        }
         let Content::Text(text) = &message.content else {
             continue;
         };
