@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use natter_client::media::{self, MediaCache};
-use natter_client::{Client, ClientError, ClientEvent};
+use natter_client::hash::hash_file;
+use natter_client::{transfer, Client, ClientError, ClientEvent, MediaCache};
 use natter_common::protocol::MediaKind;
 use natter_common::{BlobHash, Content, MediaRef, Recipient, Refusal, UserName};
 use natter_tests::*;
@@ -14,19 +14,6 @@ const MIB: u64 = 1 << 20;
 
 fn name(s: &str) -> UserName {
     UserName::parse(s).unwrap()
-}
-
-/// Registers and logs in `user` with a cache under `dir`.
-async fn member(server: &TestServer, dir: &Path, user: &str) -> (Client, natter_client::Events) {
-    natter_client::register(&server.client_config(), user, PASSWORD)
-        .await
-        .unwrap();
-    login_with_cache(
-        server.client_config(),
-        user,
-        &dir.join(format!("cache-{user}")),
-    )
-    .await
 }
 
 /// Whether the server's blob store holds `hash`.
@@ -248,14 +235,14 @@ async fn uploads_over_the_size_limit_or_quota_are_refused_before_data_flows() {
     assert_eq!(alice.limits().max_upload_bytes, 2 * MIB);
     let big = dir.path().join("big.bin");
     random_file(&big, 3 * MIB, "big");
-    let (hash, size) = media::hash_file(&big).await.unwrap();
+    let (hash, size) = hash_file(&big).await.unwrap();
 
     // Straight to the server, skipping the client's own check: refused at
     // the header, so not one byte of the file is written.
     let connection = alice.connection().unwrap();
     let (_, cancel) = alice.new_transfer();
     let mut moved = 0;
-    let refused = media::upload(
+    let refused = transfer::upload(
         &connection,
         MediaKind::File,
         &big,
@@ -312,7 +299,7 @@ async fn a_corrupted_upload_is_rejected_and_leaves_nothing() {
 
     let connection = alice.connection().unwrap();
     let (_, cancel) = alice.new_transfer();
-    let result = media::upload(
+    let result = transfer::upload(
         &connection,
         MediaKind::File,
         &real,
@@ -492,7 +479,7 @@ async fn chat_flows_in_order_while_a_large_transfer_runs() {
 async fn hold_an_upload(client: &Client, path: &Path) -> (quinn::SendStream, quinn::RecvStream) {
     use natter_common::codec;
     use natter_common::protocol::{TransferHeader, TransferReply};
-    let (hash, size) = media::hash_file(path).await.unwrap();
+    let (hash, size) = hash_file(path).await.unwrap();
     let (mut send, mut recv) = client.connection().unwrap().open_bi().await.unwrap();
     let put = TransferHeader::Put {
         kind: MediaKind::File,
@@ -567,10 +554,10 @@ async fn uploads_past_the_server_wide_limit_are_told_busy_when_they_may_not_wait
     // Alice has the one turn; Bob is told the server is busy, before any
     // of his bytes move.
     let holding = hold_an_upload(&alice, &held).await;
-    let (other_hash, other_size) = media::hash_file(&other).await.unwrap();
+    let (other_hash, other_size) = hash_file(&other).await.unwrap();
     let (_, cancel) = bob.new_transfer();
     let mut moved = 0;
-    let refused = media::upload(
+    let refused = transfer::upload(
         &bob.connection().unwrap(),
         MediaKind::File,
         &other,

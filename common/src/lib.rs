@@ -2,8 +2,9 @@
 //!
 //! Everything a peer sends is described here: the ALPN and version
 //! ([`protocol`]), the typed messages ([`message`], [`protocol`]), the ids
-//! ([`ids`]), the emoji catalogue ([`emoji`]), the limits ([`limits`]) and
-//! the length-prefixed postcard framing ([`codec`]). `docs/protocol.md` at the
+//! ([`ids`]), the emoji catalogue ([`emoji`]), the limits ([`limits`]), the
+//! rules both ends apply to what is sent ([`rules`]) and the length-prefixed
+//! postcard framing ([`codec`]). `docs/protocol.md` at the
 //! repository root describes the same thing for someone writing another
 //! client; the golden vectors in [`codec`]'s tests keep the two honest.
 
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod limits;
 pub mod message;
 pub mod protocol;
+pub mod rules;
 
 pub use codec::{FrameError, FrameReader, FrameWriter};
 pub use emoji::{Emoji, EmojiId};

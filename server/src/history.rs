@@ -8,7 +8,7 @@ use natter_common::codec;
 use natter_common::limits::{MAX_FRAME_BYTES, MAX_HISTORY_PAGE};
 use natter_common::{ChatMessage, Conversation, MessageId, Refusal, RequestId, ServerMsg};
 
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::Account;
 
 /// Answers one `History` request. `limit` 0 is an empty page whose `more`

@@ -3,17 +3,18 @@
 //! The binary in `main.rs` only parses flags and wires up Ctrl-C; tests,
 //! benchmarks and the GUI's embedded server call the same two functions.
 //! Where things live: [`listener`] accepts connections under the limits
-//! [`admission`] keeps,
-//! [`session`] is the one task per connection, [`auth`] checks passwords
-//! and throttles guessing, [`hub`] tracks presence and fans messages out,
+//! [`admission`] keeps, [`session`] is the one task per connection,
+//! [`context`] the state all of them share, [`auth`] checks passwords and
+//! throttles guessing, [`hub`] tracks presence and fans messages out,
 //! [`router`] validates, stores and routes what users send, [`history`]
-//! answers history pages, [`store`] keeps
-//! accounts and history, [`media`] stores pictures and files
-//! and serves their transfer streams, [`tls`] owns the certificate.
+//! answers history pages, [`store`] keeps accounts and history, [`media`]
+//! stores pictures and files and serves their transfer streams, [`tls`]
+//! owns the certificate.
 
 pub mod admission;
 pub mod auth;
 pub mod config;
+pub mod context;
 pub mod history;
 pub mod hub;
 pub mod listener;
@@ -25,26 +26,12 @@ pub mod store;
 pub mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
 
 pub use config::Config;
-pub use listener::Server;
-use natter_common::Fingerprint;
+pub use listener::{Endpoint, Server};
 
 /// Binds the server and runs it until `shutdown` completes, then drains.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let server = Server::bind(config).await?;
     server.run(shutdown).await
 }
-
-/// What a started server tells the world: where it listens and which
-/// certificate clients should expect.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub addr: SocketAddr,
-    pub fingerprint: Fingerprint,
-}
-
-/// State every session shares, behind one cloneable handle.
-pub(crate) type Shared = Arc<session::Context>;

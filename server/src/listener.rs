@@ -3,24 +3,25 @@
 //! them on shutdown.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use natter_common::protocol::close;
+use natter_common::Fingerprint;
 use quinn::VarInt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::admission::{Admission, Full};
-use crate::auth::{Hasher, LoginThrottle, SignUpThrottle};
+use crate::admission::Full;
 use crate::config::Config;
-use crate::hub::Hub;
-use crate::session::{self, Context};
+use crate::context::{Context, Shared};
+use crate::session;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Blocking;
-use crate::{tls, Endpoint};
+use crate::tls;
 
 /// Bytes one connection may have sent to the server that the server has not
 /// read yet, all its streams together (QUIC connection flow control,
@@ -35,11 +36,19 @@ pub const STREAM_RECEIVE_WINDOW: u32 = 1 << 20;
 /// can make the server hold.
 pub const SEND_WINDOW: u64 = 2 << 20;
 
+/// What a started server tells the world: where it listens and which
+/// certificate clients should expect.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+}
+
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     endpoint: quinn::Endpoint,
     info: Endpoint,
-    ctx: crate::Shared,
+    ctx: Shared,
 }
 
 impl Server {
@@ -88,33 +97,7 @@ impl Server {
         let blobs = crate::media::BlobDir::open(&data_dir)
             .with_context(|| format!("creating media folders in {}", data_dir.display()))?;
         crate::media::start_up(&blobs, &store, &config).context("reconciling media")?;
-        let ctx = Arc::new(Context {
-            blobs,
-            store: Blocking(Arc::new(store)),
-            hub: Box::new(Hub::new(config.session_queue)),
-            throttle: LoginThrottle::new(
-                config.login_failures_per_account,
-                config.login_failures_per_address,
-            ),
-            sign_ups: SignUpThrottle::new(config.registrations_per_address_per_hour),
-            hasher: Hasher::new(
-                config.hash_workers,
-                Duration::from_secs(config.hash_wait_secs),
-            )
-            .context("starting the password hashing workers")?,
-            admission: Admission::new(
-                config.max_connections_per_address,
-                config.max_unauthenticated_per_address,
-                config.max_sessions_per_account,
-            ),
-            send_rate: crate::send_rate::SendRate::new(
-                config.messages_per_sec,
-                config.message_burst,
-            ),
-            sequencer: tokio::sync::Mutex::new(()),
-            turns: crate::media::TransferTurns::new(&config),
-            config,
-        });
+        let ctx = Context::start(config, Blocking(Arc::new(store)), blobs)?;
         Ok(Self {
             endpoint,
             info: Endpoint { addr, fingerprint },

@@ -4,19 +4,22 @@
 //! complete cursor for catching up.
 //!
 //! Every `Send` first takes a token from its account's [`SendRate`]
-//! bucket. A final refusal is remembered (see [`Store::remember_rejection`])
-//! so a resend of that `client_id` gets it again; a retryable one
+//! bucket; its content is checked by [`check_content`], the rule the
+//! client library applies before sending. A final refusal is remembered
+//! (see [`Messages::remember_rejection`]) so a resend of that `client_id`
+//! gets it again; a retryable one
 //! (`RateLimited`, `Unavailable`) holds the session's later sends back
 //! until it is resent (see [`SendOrder`]).
 //!
 //! [`SendRate`]: crate::send_rate::SendRate
-//! [`Store::remember_rejection`]: crate::store::Store::remember_rejection
+//! [`Messages::remember_rejection`]: crate::store::Messages::remember_rejection
 
 use std::time::{Duration, Instant};
 
+use natter_common::rules::check_content;
 use natter_common::{ClientMsgId, Content, MediaRef, Recipient, Refusal, Timestamp};
 
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::{Account, Appended, NewMessage};
 
 /// Keeps one session's messages in the order it sent them. After a
@@ -141,7 +144,7 @@ async fn check_and_store(
     to: Recipient,
     content: Content,
 ) -> Result<Appended, Refusal> {
-    check_content(ctx, &content)?;
+    check_content(&content, ctx.config.max_text_chars)?;
     if let Some(media) = content.media() {
         check_media(ctx, from, media).await?;
     }
@@ -204,36 +207,5 @@ fn internal(e: crate::store::StoreError) -> Refusal {
     } else {
         tracing::error!(error = %e, "store failed");
         Refusal::Internal
-    }
-}
-
-fn check_content(ctx: &Context, content: &Content) -> Result<(), Refusal> {
-    match content {
-        Content::Text(text) => {
-            if text.trim().is_empty() {
-                return Err(Refusal::EmptyText);
-            }
-            let max = ctx
-                .config
-                .max_text_chars
-                .min(natter_common::limits::MAX_TEXT_CHARS as u32);
-            if text.chars().count() > max as usize {
-                return Err(Refusal::TextTooLong { max_chars: max });
-            }
-            Ok(())
-        }
-        Content::Emoji(id) => match id.emoji() {
-            Some(_) => Ok(()),
-            None => Err(Refusal::UnknownEmoji(id.0)),
-        },
-        Content::Image { media, .. } | Content::File(media) => {
-            let name_ok = !media.name.is_empty()
-                && media.name.chars().count() <= natter_common::limits::MAX_MEDIA_NAME_CHARS
-                && !media.name.chars().any(char::is_control);
-            if !name_ok {
-                return Err(Refusal::InvalidMedia("bad file name".into()));
-            }
-            Ok(())
-        }
     }
 }

@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use natter_client::media;
+use natter_client::hash::hash_file;
+use natter_client::transfer;
 use natter_common::congestion::Congestion;
 use natter_common::protocol::MediaKind;
 use natter_common::Fingerprint;
@@ -590,13 +591,13 @@ async fn transfer(
         }
 
         let hashing = Instant::now();
-        let (hash, size) = media::hash_file(&file).await?;
+        let (hash, size) = hash_file(&file).await?;
         hash_rates.push(size as f64 / MIB / hashing.elapsed().as_secs_f64());
 
         let connection = client.connection().context("connected")?;
         let cancel = tokio_util::sync::CancellationToken::new();
         let upload = async {
-            let stats = media::upload_paced(
+            let stats = transfer::upload_paced(
                 &connection,
                 MediaKind::File,
                 &file,
@@ -619,7 +620,7 @@ async fn transfer(
         natter_runs.push(run);
         // The other direction: the same blob fetched back, timed alone.
         let fetching = Instant::now();
-        let fetched = media::Fetch {
+        let fetched = transfer::Fetch {
             kind: MediaKind::File,
             hash,
             size: Some(size),

@@ -250,3 +250,17 @@ pub async fn login_with_cache(config: ClientConfig, name: &str, cache: &Path) ->
         .expect("fresh cache");
     (client, events)
 }
+
+/// Registers `user` on `server` and logs in with a media cache of its own
+/// under `dir` (`cache-<user>`), so no test touches the platform's cache.
+pub async fn member(server: &TestServer, dir: &Path, user: &str) -> (Client, Events) {
+    natter_client::register(&server.client_config(), user, PASSWORD)
+        .await
+        .unwrap();
+    login_with_cache(
+        server.client_config(),
+        user,
+        &dir.join(format!("cache-{user}")),
+    )
+    .await
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use natter_common::codec::{write_frame, FrameReader};
 use natter_common::congestion::Congestion;
 use natter_common::protocol::close;
+use natter_common::rules::CONTROL_PRIORITY;
 use natter_common::{ClientMsg, Fingerprint, Hello, Refusal, ServerMsg, ALPN};
 use tokio::time::timeout;
 
@@ -27,6 +28,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// when it is there: a newcomer learns sooner that nothing runs locally.
 pub const LOOPBACK_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long the server may take to answer a login or register request,
+/// and between two frames of the catch-up replay.
+pub(crate) const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A write on the control stream that takes longer than this means the
 /// server stopped reading; the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,9 +40,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// A server silent for this long is gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Priority of the control stream: chat before file transfers.
-const CONTROL_PRIORITY: i32 = 10;
 
 /// A `HOST:PORT` a user typed, split and normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +173,16 @@ impl ControlStream {
         }
     }
 
+    /// [`ControlStream::receive`], failing when nothing comes within
+    /// `limit`.
+    pub async fn receive_within(&mut self, limit: Duration) -> Result<ServerMsg, ClientError> {
+        timeout(limit, self.receive()).await.unwrap_or_else(|_| {
+            Err(ClientError::Closed(
+                "the server did not answer in time".into(),
+            ))
+        })
+    }
+
     /// The error for a failed read or write: the connection's close reason
     /// when it is closed, otherwise a framing problem.
     fn lost(&self, e: natter_common::FrameError) -> ClientError {
@@ -205,81 +217,20 @@ pub(crate) async fn connect_remembering(
 ) -> Result<ServerLink, ClientError> {
     let address = ServerAddress::parse(server)?;
     let key = address.key();
-    let unreachable = |reason: String| ClientError::Unreachable {
-        server: key.clone(),
-        reason,
-    };
-
-    let path = trust.known_servers.clone();
-    let known = tokio::task::spawn_blocking(move || KnownServers::read(&path))
-        .await
-        .map_err(|e| ClientError::InvalidInput(format!("cannot read the known-servers file: {e}")))?
-        .map_err(|e| {
-            ClientError::InvalidInput(format!(
-                "cannot read the known-servers file {}: {e}",
-                trust.known_servers.display()
-            ))
-        })?;
-    let policy = TrustPolicy {
-        pinned: trust.pinned,
-        known: known.fingerprints_of(&key),
-        remembered,
-        first_use: trust.first_use,
-    };
-
-    let attempt = async {
-        let remote = tokio::net::lookup_host((address.host.as_str(), address.port))
-            .await
-            .map_err(|e| unreachable(format!("cannot resolve {}: {e}", address.host)))?
-            .next()
-            .ok_or_else(|| unreachable(format!("{} has no address", address.host)))?;
-        let (quic_config, verdict) = client_config(policy, congestion)?;
-        let local: SocketAddr = match remote.ip() {
-            IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-            IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
-        let endpoint = quinn::Endpoint::client(local)
-            .map_err(|e| unreachable(format!("cannot open a UDP socket: {e}")))?;
-        let connecting = endpoint
-            .connect_with(quic_config, remote, address.tls_name())
-            .map_err(|e| unreachable(e.to_string()))?;
-        let connection = match connecting.await {
-            Ok(c) => c,
-            Err(e) => {
-                let judged = *verdict.lock().expect("verdict lock");
-                if let Some(err) = judged.and_then(|(v, presented)| v.error(&key, presented)) {
-                    return Err(err);
-                }
-                return Err(unreachable(describe_close(&e)));
-            }
-        };
-        let (judged, fingerprint) = verdict
-            .lock()
-            .expect("verdict lock")
-            .ok_or_else(|| ClientError::Protocol("the server presented no certificate".into()))?;
-        Ok::<_, ClientError>((endpoint, connection, judged, fingerprint))
-    };
-    let loopback = address.host == "localhost"
-        || address
-            .host
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    let limit = if loopback {
-        LOOPBACK_CONNECT_TIMEOUT
-    } else {
-        CONNECT_TIMEOUT
-    };
-    let (endpoint, connection, judged, fingerprint) = timeout(limit, attempt)
-        .await
-        .map_err(|_| unreachable(format!("no answer within {} s", limit.as_secs())))??;
-
-    let newly_trusted = match judged.records() {
+    let policy = trust_policy(trust, &key, remembered).await?;
+    let Handshake {
+        endpoint,
+        connection,
+        verdict,
+        fingerprint,
+    } = handshake(&address, policy, congestion).await?;
+    let newly_trusted = match verdict.records() {
         false => false,
         true => match record(&trust.known_servers, &key, fingerprint).await {
             Some(Recorded::Added) => true,
             // Another client trusted a different certificate for this server
             // first: one of the two is not the server.
-            Some(Recorded::Conflict(known)) if judged == Verdict::FirstUse => {
+            Some(Recorded::Conflict(known)) if verdict == Verdict::FirstUse => {
                 close_and_drain(&connection, &endpoint, close::NORMAL, "certificate changed").await;
                 return Err(ClientError::CertificateChanged {
                     server: key,
@@ -290,49 +241,7 @@ pub(crate) async fn connect_remembering(
             Some(_) | None => false,
         },
     };
-
-    let greeting = async {
-        let (send, recv) = connection.open_bi().await.map_err(|e| {
-            ClientError::Closed(match connection.close_reason() {
-                Some(reason) => describe_close(&reason),
-                None => e.to_string(),
-            })
-        })?;
-        // Only fails if the stream is already closed; the hello write will say why.
-        let _ = send.set_priority(CONTROL_PRIORITY);
-        let mut control = ControlStream {
-            connection: connection.clone(),
-            send,
-            recv: FrameReader::new(recv),
-        };
-        write_hello(&mut control, software).await?;
-        match control.receive().await? {
-            ServerMsg::Welcome { software, .. } => Ok((control, sanitize(&software))),
-            ServerMsg::Refused(refusal) => Err(ClientError::Refused(refusal)),
-            other => Err(ClientError::Protocol(format!(
-                "expected a welcome, got {}",
-                other.kind()
-            ))),
-        }
-    };
-    let (control, server_software) = match timeout(CONNECT_TIMEOUT, greeting).await {
-        Ok(Ok(done)) => done,
-        Ok(Err(e)) => {
-            let code = match e {
-                ClientError::Protocol(_) => close::PROTOCOL_VIOLATION,
-                _ => close::NORMAL,
-            };
-            close_and_drain(&connection, &endpoint, code, "hello failed").await;
-            return Err(match e {
-                ClientError::Closed(reason) => unreachable(reason),
-                other => other,
-            });
-        }
-        Err(_) => {
-            close_and_drain(&connection, &endpoint, close::NORMAL, "no welcome").await;
-            return Err(unreachable("the server did not answer the hello".into()));
-        }
-    };
+    let (control, server_software) = greet(&connection, &endpoint, &address, software).await?;
     tracing::debug!(server = %key, %fingerprint, %server_software, "connected");
     Ok(ServerLink {
         connection,
@@ -342,6 +251,175 @@ pub(crate) async fn connect_remembering(
         newly_trusted,
         endpoint,
     })
+}
+
+/// What a connection to the server known as `key` accepts: the pinned
+/// fingerprint, the known-servers file's record, what an earlier
+/// connection accepted, and whether first use is allowed.
+async fn trust_policy(
+    trust: &Trust,
+    key: &str,
+    remembered: Option<Fingerprint>,
+) -> Result<TrustPolicy, ClientError> {
+    let path = trust.known_servers.clone();
+    let known = tokio::task::spawn_blocking(move || KnownServers::read(&path))
+        .await
+        .map_err(|e| ClientError::InvalidInput(format!("cannot read the known-servers file: {e}")))?
+        .map_err(|e| {
+            ClientError::InvalidInput(format!(
+                "cannot read the known-servers file {}: {e}",
+                trust.known_servers.display()
+            ))
+        })?;
+    Ok(TrustPolicy {
+        pinned: trust.pinned,
+        known: known.fingerprints_of(key),
+        remembered,
+        first_use: trust.first_use,
+    })
+}
+
+/// A QUIC connection whose certificate the trust policy accepted.
+struct Handshake {
+    endpoint: quinn::Endpoint,
+    connection: quinn::Connection,
+    verdict: Verdict,
+    fingerprint: Fingerprint,
+}
+
+/// Resolves `address` and completes the QUIC handshake under `policy`,
+/// within [`CONNECT_TIMEOUT`] ([`LOOPBACK_CONNECT_TIMEOUT`] for a server
+/// on this machine).
+async fn handshake(
+    address: &ServerAddress,
+    policy: TrustPolicy,
+    congestion: Congestion,
+) -> Result<Handshake, ClientError> {
+    let loopback = address.host == "localhost"
+        || address
+            .host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let limit = if loopback {
+        LOOPBACK_CONNECT_TIMEOUT
+    } else {
+        CONNECT_TIMEOUT
+    };
+    timeout(limit, quic_connect(address, policy, congestion))
+        .await
+        .map_err(|_| unreachable(address, format!("no answer within {} s", limit.as_secs())))?
+}
+
+async fn quic_connect(
+    address: &ServerAddress,
+    policy: TrustPolicy,
+    congestion: Congestion,
+) -> Result<Handshake, ClientError> {
+    let remote = tokio::net::lookup_host((address.host.as_str(), address.port))
+        .await
+        .map_err(|e| unreachable(address, format!("cannot resolve {}: {e}", address.host)))?
+        .next()
+        .ok_or_else(|| unreachable(address, format!("{} has no address", address.host)))?;
+    let (quic_config, verdict) = client_config(policy, congestion)?;
+    let local: SocketAddr = match remote.ip() {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let endpoint = quinn::Endpoint::client(local)
+        .map_err(|e| unreachable(address, format!("cannot open a UDP socket: {e}")))?;
+    let connecting = endpoint
+        .connect_with(quic_config, remote, address.tls_name())
+        .map_err(|e| unreachable(address, e.to_string()))?;
+    let connection = match connecting.await {
+        Ok(c) => c,
+        Err(e) => {
+            let judged = *verdict.lock().expect("verdict lock");
+            if let Some(err) = judged.and_then(|(v, presented)| v.error(&address.key(), presented))
+            {
+                return Err(err);
+            }
+            return Err(unreachable(address, describe_close(&e)));
+        }
+    };
+    let (verdict, fingerprint) = verdict
+        .lock()
+        .expect("verdict lock")
+        .ok_or_else(|| ClientError::Protocol("the server presented no certificate".into()))?;
+    Ok(Handshake {
+        endpoint,
+        connection,
+        verdict,
+        fingerprint,
+    })
+}
+
+/// Opens the control stream and exchanges hellos, within
+/// [`CONNECT_TIMEOUT`]; on failure closes the connection. The stream and
+/// the server's software.
+async fn greet(
+    connection: &quinn::Connection,
+    endpoint: &quinn::Endpoint,
+    address: &ServerAddress,
+    software: &str,
+) -> Result<(ControlStream, String), ClientError> {
+    match timeout(CONNECT_TIMEOUT, hello(connection, software)).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => {
+            let code = match e {
+                ClientError::Protocol(_) => close::PROTOCOL_VIOLATION,
+                _ => close::NORMAL,
+            };
+            close_and_drain(connection, endpoint, code, "hello failed").await;
+            Err(match e {
+                ClientError::Closed(reason) => unreachable(address, reason),
+                other => other,
+            })
+        }
+        Err(_) => {
+            close_and_drain(connection, endpoint, close::NORMAL, "no welcome").await;
+            Err(unreachable(
+                address,
+                "the server did not answer the hello".into(),
+            ))
+        }
+    }
+}
+
+/// The hello exchange on a fresh control stream.
+async fn hello(
+    connection: &quinn::Connection,
+    software: &str,
+) -> Result<(ControlStream, String), ClientError> {
+    let (send, recv) = connection.open_bi().await.map_err(|e| {
+        ClientError::Closed(match connection.close_reason() {
+            Some(reason) => describe_close(&reason),
+            None => e.to_string(),
+        })
+    })?;
+    // Only fails if the stream is already closed; the hello write will say why.
+    let _ = send.set_priority(CONTROL_PRIORITY);
+    let mut control = ControlStream {
+        connection: connection.clone(),
+        send,
+        recv: FrameReader::new(recv),
+    };
+    write_hello(&mut control, software).await?;
+    match control.receive().await? {
+        ServerMsg::Welcome { software, .. } => Ok((control, sanitize(&software))),
+        ServerMsg::Refused(refusal) => Err(ClientError::Refused(refusal)),
+        other => Err(ClientError::Protocol(format!(
+            "expected a welcome, got {}",
+            other.kind()
+        ))),
+    }
+}
+
+/// Why `address` could not be reached.
+fn unreachable(address: &ServerAddress, reason: String) -> ClientError {
+    ClientError::Unreachable {
+        server: address.key(),
+        reason,
+    }
 }
 
 async fn write_hello(control: &mut ControlStream, software: &str) -> Result<(), ClientError> {

@@ -1,7 +1,7 @@
 //! What can go wrong for a client, as one typed enum a UI can match on
 //! (refusals, trust failures, reachability, lost connections, bad input).
 
-use natter_common::{Fingerprint, Refusal};
+use natter_common::{Fingerprint, Refusal, ServerMsg};
 
 /// Why a client call failed, or why the client stopped.
 ///
@@ -108,6 +108,12 @@ impl ClientError {
             | ClientError::QueueFull { .. } => false,
         }
     }
+}
+
+/// The error for a server message that is not the answer the protocol
+/// calls for at this point.
+pub(crate) fn unexpected(wanted: &str, got: &ServerMsg) -> ClientError {
+    ClientError::Protocol(format!("expected {wanted}, got {}", got.kind()))
 }
 
 /// Server-provided text made safe to show: control characters (terminal

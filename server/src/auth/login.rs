@@ -8,7 +8,7 @@ use natter_common::{Refusal, Timestamp, UserName};
 use tracing::{info, warn};
 
 use super::throttle::Origin;
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::{Account, StoreError};
 
 /// Creates an account. Cheap refusals come first; a sign-up is counted

@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::disk::CHUNK;
 use super::limits::Full;
-use super::{internal, reply, Failure, TRANSFER_ABORTED};
-use crate::session::Context;
+use super::reply::{internal, reply, Failure, TRANSFER_ABORTED};
+use crate::context::Context;
 use crate::store::Account;
 
 /// The size of a complete blob `viewer` may see; `None` alike for a blob

@@ -11,18 +11,21 @@
 //! answers "no such blob" to whoever may not see one. Transfers take turns
 //! ([`limits`]), each with bounded buffers, so memory stays flat whatever
 //! the size; [`disk`] owns the files and [`sweeper`] keeps them and their
-//! records in step.
+//! records in step. This file reads a transfer's header and hands it to
+//! [`put`] or [`get`]; [`reply`](mod@reply) is how either answers and fails.
 
-mod disk;
+pub(crate) mod disk;
 mod get;
-mod limits;
+pub(crate) mod limits;
 mod put;
+mod reply;
 mod sweeper;
 
 use std::time::Duration;
 
-use natter_common::codec::{self, FrameError};
+use natter_common::codec;
 use natter_common::protocol::{TransferHeader, TransferReply};
+use natter_common::rules::TRANSFER_PRIORITY;
 use natter_common::Refusal;
 use quinn::{RecvStream, SendStream, VarInt};
 use tracing::debug;
@@ -30,23 +33,19 @@ use tracing::debug;
 pub use self::disk::BlobDir;
 pub use self::get::visible_size;
 pub use self::limits::TransferTurns;
+use self::reply::{reply, Failure, DONE_READING, TRANSFER_ABORTED};
 pub use self::sweeper::{reconcile, spawn as spawn_sweeper, start_up, sweep, SweepError};
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::Account;
 
 /// Largest transfer header frame.
 const MAX_HEADER_BYTES: u32 = 4096;
 /// Time a client has to send the header of a transfer it opened.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Stream error code when a transfer is abandoned for breaking the protocol.
-pub(crate) const TRANSFER_ABORTED: u32 = 1;
-/// Stream error code when the server has read all it will read of a
-/// transfer's request (after a `Get` header).
-pub(crate) const DONE_READING: u32 = 0;
 
 /// Serves one transfer stream opened by a logged-in user.
 pub async fn serve(ctx: &Context, account: &Account, mut send: SendStream, mut recv: RecvStream) {
-    let _ = send.set_priority(0);
+    let _ = send.set_priority(TRANSFER_PRIORITY);
     let header = match tokio::time::timeout(
         HEADER_TIMEOUT,
         codec::read_frame::<_, TransferHeader>(&mut recv, MAX_HEADER_BYTES),
@@ -96,31 +95,4 @@ pub async fn serve(ctx: &Context, account: &Account, mut send: SendStream, mut r
         }
         Err(Failure::Lost(e)) => debug!(error = %e, "transfer interrupted"),
     }
-}
-
-enum Failure {
-    /// Tell the client why.
-    Refused(Refusal),
-    /// Stopped, with the partial file kept for a resume; tell the client why.
-    Dropped(Refusal),
-    /// The stream or connection is gone; nothing to tell.
-    Lost(String),
-}
-
-impl From<Refusal> for Failure {
-    fn from(r: Refusal) -> Self {
-        Failure::Refused(r)
-    }
-}
-
-fn internal(e: impl std::fmt::Display) -> Failure {
-    tracing::error!(error = %e, "media storage failed");
-    Failure::Refused(Refusal::Internal)
-}
-
-async fn reply(send: &mut SendStream, reply: TransferReply) -> Result<(), Failure> {
-    codec::write_frame(send, &reply).await.map_err(|e| match e {
-        FrameError::Io(e) => Failure::Lost(e.to_string()),
-        other => Failure::Lost(other.to_string()),
-    })
 }

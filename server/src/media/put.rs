@@ -15,8 +15,8 @@ use tracing::{debug, info, warn};
 
 use super::disk::{Chunk, Partial};
 use super::limits::{Full, Turn};
-use super::{internal, reply, Failure};
-use crate::session::Context;
+use super::reply::{internal, reply, Failure};
+use crate::context::Context;
 use crate::store::{Account, AccountId, Reservation, UploadLimits};
 
 pub(super) async fn put(

@@ -12,9 +12,9 @@ use natter_common::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::BlobDir;
+use super::disk::BlobDir;
 use crate::config::Config;
-use crate::session::Context;
+use crate::context::Context;
 use crate::store::{Store, StoreError};
 
 /// Why reconciling or sweeping stopped.

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use natter_common::codec::{self, FrameReader};
-use natter_common::protocol::close;
 use natter_common::{
     ClientMsg, Hello, Limits, MessageId, Refusal, ServerMsg, SessionToken, Timestamp,
     PROTOCOL_VERSION,
@@ -15,9 +14,11 @@ use quinn::{RecvStream, SendStream};
 use tokio::time::timeout;
 use tracing::debug;
 
-use super::{write, Close, Context};
+use super::close::Close;
+use super::write::write;
 use crate::admission;
 use crate::auth;
+use crate::context::Context;
 use crate::store::{Account, Family, NewToken};
 
 /// Login attempts (register, login, resume) one connection may make.
@@ -39,7 +40,7 @@ pub(super) async fn hello(
     // readable even if the rest of a newer client's hello is not.
     let payload = match reader.read_raw().await {
         Ok(Some(p)) => p,
-        Ok(None) => return Err(Close::new(close::NORMAL, "connection lost: no hello")),
+        Ok(None) => return Err(Close::Lost("no hello".into())),
         Err(e) => return Err(Close::from_frame(e)),
     };
     let version = codec::hello_version(&payload).map_err(Close::violation)?;
@@ -52,7 +53,7 @@ pub(super) async fn hello(
         // Closing discards unsent stream data: let the refusal arrive first.
         let _ = send.finish();
         let _ = timeout(Duration::from_secs(2), send.stopped()).await;
-        return Err(Close::new(close::PROTOCOL_VIOLATION, refusal.to_string()));
+        return Err(Close::violation(refusal));
     }
     let hello: Hello = codec::decode_payload(&payload).map_err(Close::violation)?;
     debug!(software = %hello.software, "hello");
@@ -97,12 +98,7 @@ pub(super) async fn authenticate(
     loop {
         let msg = match reader.read::<ClientMsg>().await {
             Ok(Some(m)) => m,
-            Ok(None) => {
-                return Err(Close::new(
-                    close::NORMAL,
-                    "connection lost: left before login",
-                ))
-            }
+            Ok(None) => return Err(Close::Lost("left before login".into())),
             Err(e) => return Err(Close::from_frame(e)),
         };
         if matches!(
@@ -143,9 +139,7 @@ pub(super) async fn authenticate(
                 Err(refusal) => ServerMsg::Refused(refusal),
             },
             ClientMsg::Ping { nonce } => ServerMsg::Pong { nonce },
-            ClientMsg::Logout | ClientMsg::LogoutEverywhere => {
-                return Err(Close::new(close::NORMAL, "logged out"))
-            }
+            ClientMsg::Logout | ClientMsg::LogoutEverywhere => return Err(Close::LoggedOut),
             ClientMsg::Send { client_id, .. } => ServerMsg::Rejected {
                 client_id,
                 reason: Refusal::NotAuthenticated,
@@ -174,7 +168,7 @@ async fn seat(
     // Closing discards unsent stream data: let the refusal arrive first.
     let _ = send.finish();
     let _ = timeout(Duration::from_secs(2), send.stopped()).await;
-    Err(Close::new(close::SERVER_FULL, refusal.to_string()))
+    Err(Close::Full(refusal))
 }
 
 /// Resumes with a token, rotating it: the client gets a new token, and
@@ -227,7 +221,7 @@ async fn start(
             s.trim_logins(id, MAX_LOGINS_PER_ACCOUNT)
         })
         .await
-        .map_err(|e| Close::new(close::NORMAL, format!("store failed: {e}")))?;
+        .map_err(|e| Close::StoreFailed(e.to_string()))?;
     let grant = Grant {
         account,
         token,

@@ -4,36 +4,56 @@
 
 use natter_common::codec::FrameReader;
 use natter_common::limits::MAX_CATCH_UP;
-use natter_common::protocol::close;
 use natter_common::{ClientMsg, MessageId, Refusal, ServerMsg};
 use quinn::{RecvStream, SendStream};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::close::Close;
 use super::handshake::Login;
-use super::logout::logged_out;
-use super::{kicked, too_slow, write, Close};
+use super::logout::log_out;
+use super::write::write;
+use crate::context::Shared;
 use crate::hub::{Kick, Outbound};
 use crate::{history, router};
 
 /// A logged-in session.
 pub(super) struct Session<'a> {
-    pub(super) ctx: &'a crate::Shared,
-    pub(super) connection: &'a quinn::Connection,
-    pub(super) send: SendStream,
+    ctx: &'a Shared,
+    connection: &'a quinn::Connection,
+    send: SendStream,
     /// Transfer streams in flight; aborted when the session ends.
     pub(super) transfers: tokio::task::JoinSet<()>,
     /// The hub's kick for this session: also interrupts a blocked write.
-    pub(super) kicked: Kick,
-    pub(super) login: Login,
+    kicked: Kick,
+    login: Login,
     /// The newest message sent in the replay after login; live copies of
     /// messages up to it are skipped.
-    pub(super) last_replayed: Option<MessageId>,
+    last_replayed: Option<MessageId>,
     /// Keeps this session's messages in the order it sent them.
-    pub(super) order: router::SendOrder,
+    order: router::SendOrder,
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
+    /// A session for `login`, not yet in the hub.
+    pub(super) fn new(
+        ctx: &'a Shared,
+        connection: &'a quinn::Connection,
+        send: SendStream,
+        login: Login,
+    ) -> Self {
+        Self {
+            ctx,
+            connection,
+            send,
+            transfers: tokio::task::JoinSet::new(),
+            kicked: Kick::default(),
+            login,
+            last_replayed: None,
+            order: router::SendOrder::default(),
+        }
+    }
+
     pub(super) async fn serve(
         &mut self,
         mut reader: FrameReader<RecvStream>,
@@ -64,8 +84,8 @@ impl Session<'_> {
         let hash = self.login.token_hash;
         match self.ctx.store.call(move |s| s.token_alive(hash)).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(logged_out()),
-            Err(e) => Err(Close::new(close::NORMAL, format!("store failed: {e}"))),
+            Ok(false) => Err(Close::LoggedOut),
+            Err(e) => Err(Close::StoreFailed(e.to_string())),
         }
     }
 
@@ -78,7 +98,7 @@ impl Session<'_> {
             .store
             .call(move |s| s.missed(&viewer, since, MAX_CATCH_UP))
             .await
-            .map_err(|e| Close::new(close::NORMAL, format!("store failed: {e}")))?;
+            .map_err(|e| Close::StoreFailed(e.to_string()))?;
         let latest = missed.messages.last().map(|m| m.id).or(since);
         for message in missed.messages {
             self.write(&ServerMsg::Message(message)).await?;
@@ -103,11 +123,11 @@ impl Session<'_> {
         loop {
             let step = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return Close::new(close::SHUTDOWN, "server shutting down"),
-                _ = sub.kicked.cancelled() => return kicked(&sub.kicked),
+                _ = shutdown.cancelled() => return Close::Shutdown,
+                _ = sub.kicked.cancelled() => return Close::kicked(&sub.kicked),
                 out = sub.rx.recv() => match out {
                     Some(out) => self.pass_on(out).await,
-                    None => return too_slow(),
+                    None => return Close::FellBehind,
                 },
                 stream = self.connection.accept_bi() => match stream {
                     Ok((send, recv)) => {
@@ -117,12 +137,12 @@ impl Session<'_> {
                         }.in_current_span());
                         Ok(())
                     }
-                    Err(e) => return Close::new(close::NORMAL, format!("connection lost: {e}")),
+                    Err(e) => return Close::Lost(e.to_string()),
                 },
                 Some(_) = self.transfers.join_next() => Ok(()),
                 msg = reader.read::<ClientMsg>() => match msg {
                     Ok(Some(msg)) => self.handle(msg).await,
-                    Ok(None) => return Close::new(close::NORMAL, "client closed the control stream"),
+                    Ok(None) => return Close::ClientClosed,
                     Err(e) => return Close::from_frame(e),
                 },
             };
@@ -134,10 +154,10 @@ impl Session<'_> {
 
     /// Writes one frame, giving up at once if the hub kicks this session
     /// while the write waits on a client that does not read.
-    pub(super) async fn write(&mut self, msg: &ServerMsg) -> Result<(), Close> {
+    async fn write(&mut self, msg: &ServerMsg) -> Result<(), Close> {
         tokio::select! {
             biased;
-            _ = self.kicked.cancelled() => Err(kicked(&self.kicked)),
+            _ = self.kicked.cancelled() => Err(Close::kicked(&self.kicked)),
             r = write(&mut self.send, msg) => r,
         }
     }
@@ -190,5 +210,17 @@ impl Session<'_> {
             }
         };
         self.write(&answer).await
+    }
+
+    /// Logs this login (or the whole account) out, which ends this session
+    /// too. If the tokens could not be forgotten, the client hears
+    /// `Unavailable` and may try again from a new connection.
+    async fn log_out(&mut self, everywhere: bool) -> Close {
+        if let Err(e) = log_out(self.ctx, &self.login, everywhere).await {
+            tracing::error!(error = %e, "logout: store failed");
+            let _ = self.write(&ServerMsg::Refused(Refusal::Unavailable)).await;
+            return Close::LogoutFailed;
+        }
+        Close::LoggedOut
     }
 }

@@ -1,10 +1,11 @@
 //! Accounts, login tokens and message history behind one small interface.
 //!
 //! [`Store`] is synchronous and is called from `spawn_blocking` (see
-//! [`Blocking`]); SQLite ([`sqlite::SqliteStore`]) is the embedded default. A
-//! PostgreSQL store for several server nodes would implement the same trait.
+//! [`Blocking`]). It is made of one trait per subject ([`Accounts`],
+//! [`Tokens`], [`Messages`], [`Blobs`]); SQLite ([`sqlite::SqliteStore`]) is
+//! the embedded default and implements each in its own file. A PostgreSQL
+//! store for several server nodes would implement the same traits.
 
-mod migrate;
 pub mod sqlite;
 
 use std::net::IpAddr;
@@ -43,7 +44,7 @@ pub struct NewMessage {
     pub content: Content,
 }
 
-/// The outcome of [`Store::append`].
+/// The outcome of [`Messages::append`].
 #[derive(Debug, Clone)]
 pub struct Appended {
     pub message: ChatMessage,
@@ -59,14 +60,14 @@ pub struct Page {
     pub more: bool,
 }
 
-/// What bounds one user's uploads, for [`Store::reserve_upload`].
+/// What bounds one user's uploads, for [`Blobs::reserve_upload`].
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimits {
     pub quota: u64,
     pub max_partials: u32,
 }
 
-/// The outcome of [`Store::reserve_upload`].
+/// The outcome of [`Blobs::reserve_upload`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     Reserved,
@@ -99,14 +100,36 @@ impl StoreError {
     }
 }
 
-/// Durable state. Every write is durable when the call returns.
-pub trait Store: Send + Sync + 'static {
+/// Durable state: everything below, from one backend. Every write is
+/// durable when the call returns. The parts are split by subject as the
+/// SQLite store's files are, so each file implements its own part.
+pub trait Store: Accounts + Tokens + Messages + Blobs + Send + Sync + 'static {}
+
+impl<T: Accounts + Tokens + Messages + Blobs + Send + Sync + 'static> Store for T {}
+
+/// Accounts, and the addresses that logged into them.
+pub trait Accounts {
     /// Creates an account; [`StoreError::NameTaken`] if an account with
     /// the same [`UserName::skeleton`] exists (a look-alike name).
     fn create_account(&self, name: &UserName, password_hash: &str) -> Result<Account, StoreError>;
     /// Looks an account up by name: by its skeleton, so without regard to
     /// case and look-alike characters.
     fn account(&self, name: &str) -> Result<Option<Account>, StoreError>;
+    /// Whether `address` has logged into `account` with its password before
+    /// (such an address is not held back by strangers' guesses).
+    fn is_known_address(&self, account: AccountId, address: IpAddr) -> Result<bool, StoreError>;
+    /// Records a successful password login from `address`. Only the
+    /// [`MAX_KNOWN_ADDRESSES`] most recent addresses of an account are kept.
+    fn remember_address(
+        &self,
+        account: AccountId,
+        address: IpAddr,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// Login tokens and the families they rotate through.
+pub trait Tokens {
     /// Records the token of a password login (by its hash) valid until
     /// `expires`. It starts a new [`Family`]: the tokens that resuming
     /// from this login rotates through.
@@ -124,6 +147,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Account>, StoreError>;
     /// Forgets a token (logout).
     fn drop_token(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+    /// Resumes with a token: if `old` is valid at `new.now` (not expired
+    /// and not past its grace), stores `new` in the same family and gives
+    /// `old` a grace until `new.grace_until` (kept shorter if it already had
+    /// one). Using a token also ends the grace of the one it replaced (the
+    /// client evidently has the newer one) and forgets the successors `old`
+    /// was given before (their reply was lost). `None` when `old` is
+    /// unknown, expired or past its grace.
+    fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError>;
+    /// Whether a token is still stored (a session checks this after it
+    /// registered for kicks, so a logout racing its login still ends it).
+    fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError>;
+    /// Forgets every token of one login (logout).
+    fn drop_family(&self, family: Family) -> Result<(), StoreError>;
+    /// Forgets every token of an account (logout everywhere).
+    fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError>;
+    /// Keeps the tokens of an account's `keep` most recently renewed logins
+    /// and forgets the rest, so logging in again and again cannot grow the
+    /// table without bound.
+    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError>;
+}
+
+/// Message history, and the refusals remembered for resends.
+pub trait Messages {
     /// Stores a message, or returns the one stored earlier under the same
     /// (sender, client id). Ids grow in commit order.
     fn append(&self, message: NewMessage) -> Result<Appended, StoreError>;
@@ -143,7 +189,26 @@ pub trait Store: Send + Sync + 'static {
         before: Option<MessageId>,
         limit: u16,
     ) -> Result<Page, StoreError>;
+    /// The final refusal a `Send` of (sender, client id) got earlier, if
+    /// it is still remembered (see [`Messages::remember_rejection`]).
+    fn rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+    ) -> Result<Option<Refusal>, StoreError>;
+    /// Remembers a final refusal so a resend of the same client id gets
+    /// it again. Each account's latest [`REMEMBERED_REJECTIONS`] are kept.
+    fn remember_rejection(
+        &self,
+        sender: AccountId,
+        client_id: ClientMsgId,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError>;
+}
 
+/// The records of pictures and files: blobs, who uploaded them, who may
+/// fetch them, and the reservations of unfinished uploads.
+pub trait Blobs {
     /// The size of a complete stored blob.
     fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError>;
     /// Records that `account` uploaded (or re-uploaded) a complete blob;
@@ -163,23 +228,6 @@ pub trait Store: Send + Sync + 'static {
     fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError>;
     /// Whether `account` uploaded the blob.
     fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError>;
-
-    // ---- logins: known addresses, throttling ----
-
-    /// Whether `address` has logged into `account` with its password before
-    /// (such an address is not held back by strangers' guesses).
-    fn is_known_address(&self, account: AccountId, address: IpAddr) -> Result<bool, StoreError>;
-    /// Records a successful password login from `address`. Only the
-    /// [`MAX_KNOWN_ADDRESSES`] most recent addresses of an account are kept.
-    fn remember_address(
-        &self,
-        account: AccountId,
-        address: IpAddr,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    // ---- media: reservations, partial uploads, reconciling ----
-
     /// Reserves `size` bytes of `account`'s quota for an upload of `hash`,
     /// atomically: stored bytes, other reservations and this one together
     /// stay within `limits.quota`, and the account keeps at most
@@ -203,46 +251,6 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a blob whose file is gone, and who uploaded it, so the next
     /// upload of it receives the bytes again.
     fn forget_blob(&self, hash: BlobHash) -> Result<(), StoreError>;
-
-    // ---- tokens and sessions ----
-
-    /// Resumes with a token: if `old` is valid at `new.now` (not expired
-    /// and not past its grace), stores `new` in the same family and gives
-    /// `old` a grace until `new.grace_until` (kept shorter if it already had
-    /// one). Using a token also ends the grace of the one it replaced (the
-    /// client evidently has the newer one) and forgets the successors `old`
-    /// was given before (their reply was lost). `None` when `old` is
-    /// unknown, expired or past its grace.
-    fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError>;
-    /// Whether a token is still stored (a session checks this after it
-    /// registered for kicks, so a logout racing its login still ends it).
-    fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError>;
-    /// Forgets every token of one login (logout).
-    fn drop_family(&self, family: Family) -> Result<(), StoreError>;
-    /// Forgets every token of an account (logout everywhere).
-    fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError>;
-    /// Keeps the tokens of an account's `keep` most recently renewed logins
-    /// and forgets the rest, so logging in again and again cannot grow the
-    /// table without bound.
-    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError>;
-
-    // ---- messages ----
-
-    /// The final refusal a `Send` of (sender, client id) got earlier, if
-    /// it is still remembered (see [`Store::remember_rejection`]).
-    fn rejection(
-        &self,
-        sender: AccountId,
-        client_id: ClientMsgId,
-    ) -> Result<Option<Refusal>, StoreError>;
-    /// Remembers a final refusal so a resend of the same client id gets
-    /// it again. Each account's latest [`REMEMBERED_REJECTIONS`] are kept.
-    fn remember_rejection(
-        &self,
-        sender: AccountId,
-        client_id: ClientMsgId,
-        refusal: &Refusal,
-    ) -> Result<(), StoreError>;
 }
 
 /// Rejections remembered per account; older ones are forgotten, and a
@@ -265,7 +273,7 @@ pub struct NewToken {
     pub grace_until: Timestamp,
 }
 
-/// A successful [`Store::rotate_token`].
+/// A successful [`Tokens::rotate_token`].
 #[derive(Debug, Clone)]
 pub struct Resumed {
     pub account: Account,

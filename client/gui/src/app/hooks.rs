@@ -53,7 +53,13 @@ use std::path::{Path, PathBuf};
 use natter_common::{BlobHash, Content, Conversation, Recipient};
 use serde_json::{json, Value};
 
-use crate::app::state::{AppState, Connection, Delivery, FormError, MediaSlot, Screen};
+use crate::app::conversations::{Delivery, Entry};
+use crate::app::link::NetEvent;
+use crate::app::login::{FormError, Screen};
+use crate::app::media::MediaSlot;
+use crate::app::popups::Overlay;
+use crate::app::state::{AppState, Connection};
+use natter_client::ClientEvent;
 
 /// The test and scripting switches.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +124,49 @@ fn cached(slots: &HashMap<BlobHash, MediaSlot>, hash: &BlobHash) -> Value {
     }
 }
 
+/// One message of a conversation, as the dump shows it.
+fn entry(state: &AppState, e: &Entry) -> Value {
+    let mut m = json!({
+        "id": e.id.map(|id| id.0),
+        "from": e.from.as_str(),
+        "to": match &e.to {
+            Recipient::Everyone => "group".to_owned(),
+            Recipient::User(u) => format!("@{u}"),
+        },
+        "pending": e.delivery == Delivery::Pending,
+        "failed": match &e.delivery {
+            Delivery::Failed(reason) => Value::from(reason.as_str()),
+            _ => Value::Null,
+        },
+    });
+    match &e.content {
+        Content::Text(t) => m["text"] = json!(t),
+        Content::Emoji(id) => {
+            m["emoji"] = json!(id
+                .emoji()
+                .map_or(format!("#{}", id.0), |e| e.key.to_owned()))
+        }
+        Content::Image {
+            media,
+            width,
+            height,
+        } => {
+            m["kind"] = json!("picture");
+            m["name"] = json!(media.name);
+            m["width"] = json!(width);
+            m["height"] = json!(height);
+            m["cached"] = cached(&state.media.pictures, &media.hash);
+        }
+        Content::File(media) => {
+            m["kind"] = json!("file");
+            m["name"] = json!(media.name);
+            m["size"] = json!(media.size);
+            m["cached"] = cached(&state.media.files, &media.hash);
+        }
+    }
+    m
+}
+
 /// The state as JSON, for tests to assert on, with where the last frame
 /// drew the named controls.
 pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
@@ -136,55 +185,10 @@ pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
         .conversations
         .iter()
         .map(|(c, log)| {
-            let messages: Vec<Value> = log
-                .entries
-                .iter()
-                .map(|e| {
-                    let mut m = json!({
-                        "id": e.id.map(|id| id.0),
-                        "from": e.from.as_str(),
-                        "to": match &e.to {
-                            Recipient::Everyone => "group".to_owned(),
-                            Recipient::User(u) => format!("@{u}"),
-                        },
-                        "pending": e.delivery == Delivery::Pending,
-                        "failed": match &e.delivery {
-                            Delivery::Failed(reason) => Value::from(reason.as_str()),
-                            _ => Value::Null,
-                        },
-                    });
-                    match &e.content {
-                        Content::Text(t) => m["text"] = json!(t),
-                        Content::Emoji(id) => {
-                            m["emoji"] = json!(id
-                                .emoji()
-                                .map_or(format!("#{}", id.0), |e| e.key.to_owned()))
-                        }
-                        Content::Image {
-                            media,
-                            width,
-                            height,
-                        } => {
-                            m["kind"] = json!("picture");
-                            m["name"] = json!(media.name);
-                            m["width"] = json!(width);
-                            m["height"] = json!(height);
-                            m["cached"] = cached(&state.pictures, &media.hash);
-                        }
-                        Content::File(media) => {
-                            m["kind"] = json!("file");
-                            m["name"] = json!(media.name);
-                            m["size"] = json!(media.size);
-                            m["cached"] = cached(&state.files, &media.hash);
-                        }
-                    }
-                    m
-                })
-                .collect();
             json!({
                 "conversation": conversation_key(c),
                 "unread": log.unread,
-                "messages": messages,
+                "messages": log.entries.iter().map(|e| entry(state, e)).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -195,34 +199,45 @@ pub fn dump(state: &AppState, controls: Option<&DrawnControls>) -> Value {
         "connection": connection,
         "online": state.online.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
         "selected": conversation_key(&state.selected),
-        "composer": state.composer.text,
-        "form_error": match &state.form.error {
+        "composer": state.composer.draft.text,
+        "form_error": match &state.login.form.error {
             None => Value::Null,
             Some(FormError::Message(m) | FormError::Hint(m)) => json!(m),
             Some(FormError::CertificateChanged { known, presented, .. }) => {
                 json!(format!("certificate changed: known {known}, presented {presented}"))
             }
         },
-        "trust_prompt": state.trust_prompt.as_ref().map(|p| p.fingerprint.to_string()),
-        "hosting": state.hosting.as_ref().map(|h| json!({
+        "trust_prompt": state.login.trust_prompt.as_ref().map(|p| p.fingerprint.to_string()),
+        "hosting": state.login.hosting.as_ref().map(|h| json!({
             "addresses": h.join_addresses,
             "fingerprint": h.fingerprint.to_string(),
         })),
-        "transfers": state.transfers.values().map(|t| json!({
+        "transfers": state.media.transfers.values().map(|t| json!({
             "name": t.name, "done": t.done, "total": t.total,
         })).collect::<Vec<_>>(),
-        "overlay": match &state.overlay {
+        "overlay": match &state.popups.overlay {
             None => Value::Null,
-            Some(crate::app::state::Overlay::Picture { media }) => json!(format!("picture {}", media.name)),
-            Some(crate::app::state::Overlay::CacheBrowser { tab, .. }) => json!(format!("cache browser {tab:?}")),
+            Some(Overlay::Picture { media }) => json!(format!("picture {}", media.name)),
+            Some(Overlay::CacheBrowser { tab, .. }) => json!(format!("cache browser {tab:?}")),
         },
-        "viewing_cached": state.viewing_cached.as_ref().map(|p| p.display().to_string()),
-        "menu_open": state.menu_open,
-        "emoji_panel_open": state.emoji_panel.open,
+        "viewing_cached": state.popups.viewing_cached.as_ref().map(|p| p.display().to_string()),
+        "menu_open": state.popups.menu_open,
+        "emoji_panel_open": state.composer.emoji_panel.open,
         "toasts": state.toasts.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
         "conversations": conversations,
         "layout": controls.map_or_else(|| json!({}), |c| json!(c.rects)),
     })
+}
+
+/// Whether `event` is one after which `NATTER_STATE_DUMP_AUTO` writes the
+/// dump: a message stored or arriving, a login, a logout.
+pub fn dumps_after(event: &NetEvent) -> bool {
+    matches!(
+        event,
+        NetEvent::Client(ClientEvent::Accepted { .. } | ClientEvent::Message(_))
+            | NetEvent::LoggedIn { .. }
+            | NetEvent::LoggedOut
+    )
 }
 
 /// What the input method is doing, as the views keep it.
@@ -261,8 +276,8 @@ pub fn write_dump(
 mod tests {
     use super::*;
     use crate::app::intent::Intent;
-    use crate::app::net::NetEvent;
-    use natter_common::{ChatMessage, EmojiId, MessageId, Timestamp, UserName};
+    use crate::app::link::Command;
+    use natter_common::{ChatMessage, ClientMsgId, EmojiId, MessageId, Timestamp, UserName};
 
     #[test]
     fn the_dump_lists_messages_with_their_kind_and_pending_state() {
@@ -274,14 +289,32 @@ mod tests {
             server: "s".into(),
             max_text_chars: 100,
         });
-        s.apply(NetEvent::Message(ChatMessage {
+        let hi = ChatMessage {
             id: MessageId(1),
             from: UserName::parse("bob").unwrap(),
             to: Recipient::Everyone,
             sent_at: Timestamp(0),
             content: Content::Text("hi 你好".into()),
-        }));
-        s.handle(Intent::SendEmoji(EmojiId(0)));
+        };
+        assert!(dumps_after(&NetEvent::Client(ClientEvent::Message(
+            hi.clone()
+        ))));
+        s.apply(NetEvent::Client(ClientEvent::Message(hi)));
+        let Some(Command::Send {
+            conversation,
+            content,
+        }) = s.handle(Intent::SendEmoji(EmojiId(0))).pop()
+        else {
+            panic!("the emoji is not sent");
+        };
+        let outcome = Ok(ClientMsgId(1));
+        let queued = NetEvent::Queued {
+            conversation,
+            content,
+            outcome,
+        };
+        assert!(!dumps_after(&queued));
+        s.apply(queued);
         let mut controls = DrawnControls::default();
         controls.record("composer".into(), [1.0, 2.0, 3.0, 4.0]);
         let v = dump(&s, Some(&controls));

@@ -7,9 +7,8 @@
 
 use std::path::PathBuf;
 
+use natter_client::TransferId;
 use natter_common::{Conversation, EmojiId, MediaKind, MediaRef};
-
-use crate::app::state::{CacheTab, Ticket};
 
 /// Every editable text field of the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,6 +40,13 @@ pub enum Edit {
     /// Caret to a byte offset (clamped to a character boundary).
     SetCaret(usize),
     Clear,
+}
+
+/// Which half of the cache browser is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheTab {
+    Pictures,
+    Files,
 }
 
 /// A wish of the user, or of a view acting for them (a visible picture
@@ -86,7 +92,8 @@ pub enum Intent {
     /// A file dropped on the window.
     ShareDropped(PathBuf),
     CloseShareSheet,
-    CancelTransfer(Ticket),
+    /// Stop an upload or download, by the library's id for it.
+    CancelTransfer(TransferId),
 
     /// A visible picture (or a thumbnail) wants its bytes.
     FetchMedia {

@@ -1,15 +1,29 @@
 //! The graphical client's state and its link to the network, as plain data
-//! that never touches a window: [`state`] holds what is on screen,
-//! [`intent`] what the user asked for, [`net`] the thread that owns the
-//! [`natter_client::Client`], [`hooks`] the environment switches and the state dump
-//! that end-to-end tests drive the GUI with, [`title`] the window's title,
-//! [`wake`] the handle that wakes
-//! a sleeping window.
+//! that never touches a window.
+//!
+//! [`state`] holds what is on screen and hands each event to its subject:
+//! [`login`] (the form and the trust prompt), [`conversations`] (messages
+//! and the delivery of our own), [`composer`] (over the [`text`] buffer
+//! every field uses), [`share`] (choosing a file), [`media`] (pictures,
+//! files and their transfers) and [`popups`] (toasts, menu, overlays).
+//! [`intent`] is what the user asked for; [`link`] what the state and the
+//! network thread say to each other; [`net`] is that thread, which owns the
+//! [`natter_client::Client`]. [`hooks`] holds the environment switches and
+//! the state dump that end-to-end tests drive the GUI with, [`title`] the
+//! window's title, [`wake`] the handle that wakes a sleeping window.
 
+pub mod composer;
+pub mod conversations;
 pub mod hooks;
 pub mod intent;
+pub mod link;
+pub mod login;
+pub mod media;
 pub mod net;
+pub mod popups;
+pub mod share;
 pub mod state;
+pub mod text;
 pub mod title;
 pub mod wake;
 

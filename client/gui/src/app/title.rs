@@ -19,11 +19,7 @@ pub fn window_title(state: &AppState) -> String {
         Conversation::Group => "group",
         Conversation::With(user) => user.as_str(),
     };
-    let unread: u64 = state
-        .conversations
-        .values()
-        .map(|log| u64::from(log.unread))
-        .sum();
+    let unread = state.conversations.unread_total();
     if unread == 0 {
         format!("{PLAIN} — {me} → {peer}")
     } else {
@@ -34,7 +30,7 @@ pub fn window_title(state: &AppState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::net::NetEvent;
+    use crate::app::link::NetEvent;
     use natter_common::UserName;
 
     fn logged_in(me: &str) -> AppState {
@@ -55,11 +51,7 @@ mod tests {
         let bob = Conversation::With(UserName::parse("bob").unwrap());
         state.selected = bob.clone();
         assert_eq!(window_title(&state), "natter — 张伟 → bob");
-        state
-            .conversations
-            .entry(Conversation::Group)
-            .or_default()
-            .unread = 3;
+        state.conversations.log_mut(&Conversation::Group).unread = 3;
         assert_eq!(window_title(&state), "natter — 张伟 → bob (3 unread)");
     }
 }

@@ -18,10 +18,13 @@ use natter_common::{
 use crate::app::net::NetEvent;
 use crate::app::state::{AppState, MediaSlot};
 use crate::app::wake::Wakeup;
+use crate::ui::driver::FrameDriver;
 use crate::ui::fonts::Fonts;
+use crate::ui::frame::Views;
+use crate::ui::screen::{keep_awake, screenshot};
 use crate::ui::widgets::{FrameInput, InputCollector};
 use crate::ui::window::WindowLink;
-use crate::ui::{FrameDriver, Views};
+use natter_client::ClientEvent;
 
 const MESSAGES: u64 = 10_000;
 const PICTURES: u64 = 100;
@@ -84,7 +87,7 @@ pub fn filled_state(views: &mut Views, messages: u64, pictures: u64) -> AppState
                 })
                 .collect();
             views.chat.pictures.insert_rgba(path.clone(), w, h, &rgba);
-            state.pictures.insert(hash, MediaSlot::Ready(path));
+            state.media.pictures.insert(hash, MediaSlot::Ready(path));
             Content::Image {
                 media: MediaRef {
                     hash,
@@ -99,22 +102,20 @@ pub fn filled_state(views: &mut Views, messages: u64, pictures: u64) -> AppState
         } else {
             Content::Text(SAMPLES[(i as usize * 5) % SAMPLES.len()].to_owned())
         };
-        state.apply(NetEvent::Message(ChatMessage {
+        state.apply(NetEvent::Client(ClientEvent::Message(ChatMessage {
             id: MessageId(i + 1),
             from: user(i),
             to: Recipient::Everyone,
             sent_at: Timestamp(start + i as i64 * 45_000),
             content,
-        }));
+        })));
     }
-    if let Some(log) = state
+    let log = state
         .conversations
-        .get_mut(&natter_common::Conversation::Group)
-    {
-        log.more_before = false;
-        log.loading_older = false;
-        log.unread = 0;
-    }
+        .log_mut(&natter_common::Conversation::Group);
+    log.more_before = false;
+    log.loading_older = false;
+    log.unread = 0;
     state
 }
 
@@ -137,68 +138,155 @@ fn process_cpu_secs() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// Scrolls `SCROLL_FRAMES` frames up through the group conversation; the
-/// update+draw CPU times and the whole-frame times, in ms.
-async fn scroll(
-    state: &mut AppState,
-    views: &mut Views,
-    fonts: &Fonts,
-    driver: &mut FrameDriver,
-    input: &mut InputCollector,
-) -> (Vec<f64>, Vec<f64>) {
-    let group = natter_common::Conversation::Group;
-    let mut update_draw = Vec::new();
-    let mut whole = Vec::new();
-    let mut last = Instant::now();
-    let mut last_time = get_time();
-    for _ in 0..SCROLL_FRAMES {
-        let frame = input.collect();
-        let now = get_time();
-        let dt = (now - last_time) as f32;
-        last_time = now;
-        views.chat.scroll_by(&group, SCROLL_STEP);
-        let t0 = Instant::now();
-        for intent in driver.frame(state, views, fonts, &frame, now, dt, true) {
-            state.handle(intent);
-        }
-        update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
-        crate::ui::keep_awake();
-        next_frame().await;
-        whole.push(last.elapsed().as_secs_f64() * 1000.0);
-        last = Instant::now();
-    }
-    (update_draw, whole)
+/// One history being measured: its state, its views and its frames.
+struct Subject {
+    state: AppState,
+    views: Views,
+    driver: FrameDriver,
 }
 
-/// Runs frames with the real pacing and no input for `secs`; how many.
-async fn idle(
-    state: &mut AppState,
-    views: &mut Views,
+impl Subject {
+    /// `messages` messages, `pictures` of them pictures, in `views`.
+    fn new(mut views: Views, messages: u64, pictures: u64) -> Self {
+        let state = filled_state(&mut views, messages, pictures);
+        Self {
+            state,
+            views,
+            driver: FrameDriver::new(),
+        }
+    }
+
+    /// Draws one frame with no input.
+    fn draw_once(&mut self, fonts: &Fonts, dt: f32) {
+        let now = get_time();
+        let input = FrameInput::default();
+        let _ = self.driver.frame(
+            &mut self.state,
+            &mut self.views,
+            fonts,
+            &input,
+            now,
+            dt,
+            true,
+        );
+    }
+
+    /// One frame of `input`, its intents handled (`activity`: as if the
+    /// network had reported something).
+    fn frame(&mut self, fonts: &Fonts, input: &FrameInput, now: f64, dt: f32, activity: bool) {
+        let intents = self.driver.frame(
+            &mut self.state,
+            &mut self.views,
+            fonts,
+            input,
+            now,
+            dt,
+            activity,
+        );
+        for intent in intents {
+            self.state.handle(intent);
+        }
+    }
+
+    /// Scrolls `SCROLL_FRAMES` frames up through the group conversation;
+    /// the update+draw CPU times and the whole-frame times, in ms.
+    async fn scroll(&mut self, fonts: &Fonts, input: &mut InputCollector) -> (Vec<f64>, Vec<f64>) {
+        let group = natter_common::Conversation::Group;
+        let mut update_draw = Vec::new();
+        let mut whole = Vec::new();
+        let mut last = Instant::now();
+        let mut last_time = get_time();
+        for _ in 0..SCROLL_FRAMES {
+            let frame = input.collect();
+            let now = get_time();
+            let dt = (now - last_time) as f32;
+            last_time = now;
+            self.views.chat.scroll_by(&group, SCROLL_STEP);
+            let t0 = Instant::now();
+            self.frame(fonts, &frame, now, dt, true);
+            update_draw.push(t0.elapsed().as_secs_f64() * 1000.0);
+            keep_awake();
+            next_frame().await;
+            whole.push(last.elapsed().as_secs_f64() * 1000.0);
+            last = Instant::now();
+        }
+        (update_draw, whole)
+    }
+
+    /// Runs frames with the real pacing and no input for `secs`; how many.
+    async fn idle(
+        &mut self,
+        fonts: &Fonts,
+        input: &mut InputCollector,
+        link: &mut WindowLink,
+        secs: f64,
+    ) -> u32 {
+        let started = Instant::now();
+        let mut last_time = get_time();
+        let mut frames = 0;
+        // The frame this starts in asked for no next one: pacing does from now.
+        keep_awake();
+        while started.elapsed().as_secs_f64() < secs {
+            let frame = input.collect();
+            let now = get_time();
+            let dt = (now - last_time) as f32;
+            last_time = now;
+            self.frame(fonts, &frame, now, dt, false);
+            next_frame().await;
+            frames += 1;
+            link.poll();
+            self.driver.pace(now, link, self.state.next_change(), false);
+        }
+        frames
+    }
+}
+
+/// What idling with the real pacing cost.
+struct Idle {
+    frames: u32,
+    /// Frames in which the interface was really drawn.
+    renders: u64,
+    wall_secs: f64,
+    cpu_percent: Option<f64>,
+}
+
+/// The baseline: the median update+draw time of a scroll through a short
+/// conversation, in the same window and run (after one pass, not
+/// counted, to warm the glyph cache and GPU state).
+async fn baseline(fonts: &Fonts, input: &mut InputCollector) -> f64 {
+    let mut baseline = Subject::new(Views::default(), BASELINE_MESSAGES, 1);
+    let _ = baseline.scroll(fonts, input).await;
+    baseline
+        .views
+        .chat
+        .scroll_to_bottom(&natter_common::Conversation::Group);
+    let (update_draw, _) = baseline.scroll(fonts, input).await;
+    median(update_draw)
+}
+
+/// Idles with the real pacing, nothing moving: settles first (the pacing
+/// slows down in steps), then measures.
+async fn measure_idle(
+    subject: &mut Subject,
     fonts: &Fonts,
-    driver: &mut FrameDriver,
     input: &mut InputCollector,
     link: &mut WindowLink,
-    secs: f64,
-) -> u32 {
+) -> Idle {
+    subject.idle(fonts, input, link, SETTLE_SECS).await;
+    let renders_before = subject.driver.renders;
+    let cpu_before = process_cpu_secs();
     let started = Instant::now();
-    let mut last_time = get_time();
-    let mut frames = 0;
-    // The frame this starts in asked for no next one: pacing does from now.
-    crate::ui::keep_awake();
-    while started.elapsed().as_secs_f64() < secs {
-        let frame = input.collect();
-        let now = get_time();
-        let dt = (now - last_time) as f32;
-        last_time = now;
-        for intent in driver.frame(state, views, fonts, &frame, now, dt, false) {
-            state.handle(intent);
-        }
-        next_frame().await;
-        frames += 1;
-        link.poll();
-        driver.pace(now, link, state.next_change(), false);
+    let frames = subject.idle(fonts, input, link, IDLE_SECS).await;
+    let wall_secs = started.elapsed().as_secs_f64();
+    Idle {
+        frames,
+        renders: subject.driver.renders - renders_before,
+        wall_secs,
+        cpu_percent: match (cpu_before, process_cpu_secs()) {
+            (Some(a), Some(b)) => Some((b - a) / wall_secs * 100.0),
+            _ => None,
+        },
     }
-    frames
 }
 
 /// Runs the benchmark in the open window and prints its JSON line.
@@ -206,111 +294,38 @@ pub async fn run() {
     let mut input = InputCollector::new();
     let fonts = Fonts::load_now();
     let mut link = WindowLink::start(Wakeup::default());
+    let baseline_median = baseline(&fonts, &mut input).await;
 
-    // Baseline first: a short conversation, same window, same run.
-    let mut baseline_views = Views::default();
-    let mut baseline_state = filled_state(&mut baseline_views, BASELINE_MESSAGES, 1);
-    let mut baseline_driver = FrameDriver::new();
-    // One pass to warm the glyph cache and GPU state, not counted.
-    let _ = scroll(
-        &mut baseline_state,
-        &mut baseline_views,
-        &fonts,
-        &mut baseline_driver,
-        &mut input,
-    )
-    .await;
-    baseline_views
-        .chat
-        .scroll_to_bottom(&natter_common::Conversation::Group);
-    let (baseline_update_draw, _) = scroll(
-        &mut baseline_state,
-        &mut baseline_views,
-        &fonts,
-        &mut baseline_driver,
-        &mut input,
-    )
-    .await;
-    drop(baseline_views);
-
-    let mut views = Views::default();
+    let views = Views::default();
     let fill_started = Instant::now();
-    let mut state = filled_state(&mut views, MESSAGES, PICTURES);
+    let mut subject = Subject::new(views, MESSAGES, PICTURES);
     let fill_ms = fill_started.elapsed().as_secs_f64() * 1000.0;
-    let group = natter_common::Conversation::Group;
 
     // First frame: the layout of 10,000 rows is built.
-    let mut driver = FrameDriver::new();
     let started = Instant::now();
-    let now = get_time();
-    let _ = driver.frame(
-        &mut state,
-        &mut views,
-        &fonts,
-        &FrameInput::default(),
-        now,
-        0.016,
-        true,
-    );
+    subject.draw_once(&fonts, 0.016);
     let first_frame_ms = started.elapsed().as_secs_f64() * 1000.0;
-    crate::ui::keep_awake();
+    keep_awake();
     next_frame().await;
 
     // Scroll up through the history.
-    let (update_draw, whole) =
-        scroll(&mut state, &mut views, &fonts, &mut driver, &mut input).await;
+    let (update_draw, whole) = subject.scroll(&fonts, &mut input).await;
 
     // A look at the last scrolled frame, when asked for.
     if let Ok(path) = std::env::var("NATTER_SCREENSHOT") {
-        let now = get_time();
-        let _ = driver.frame(
-            &mut state,
-            &mut views,
-            &fonts,
-            &FrameInput::default(),
-            now,
-            0.0,
-            true,
-        );
-        if let Err(e) = super::screenshot(std::path::Path::new(&path)) {
+        subject.draw_once(&fonts, 0.0);
+        if let Err(e) = screenshot(std::path::Path::new(&path)) {
             tracing::warn!(error = %e, "screenshot failed");
         }
-        crate::ui::keep_awake();
+        keep_awake();
         next_frame().await;
     }
 
-    // Idle with the real pacing: nothing moves. Settle first (the pacing
-    // slows down in steps), then measure.
-    views.chat.scroll_to_bottom(&group);
-    idle(
-        &mut state,
-        &mut views,
-        &fonts,
-        &mut driver,
-        &mut input,
-        &mut link,
-        SETTLE_SECS,
-    )
-    .await;
-    let renders_before = driver.renders;
-    let cpu_before = process_cpu_secs();
-    let idle_started = Instant::now();
-    let idle_frames = idle(
-        &mut state,
-        &mut views,
-        &fonts,
-        &mut driver,
-        &mut input,
-        &mut link,
-        IDLE_SECS,
-    )
-    .await;
-    let renders = driver.renders - renders_before;
-    let idle_wall = idle_started.elapsed().as_secs_f64();
-    let idle_cpu_percent = match (cpu_before, process_cpu_secs()) {
-        (Some(a), Some(b)) => Some((b - a) / idle_wall * 100.0),
-        _ => None,
-    };
+    subject
+        .views
+        .chat
+        .scroll_to_bottom(&natter_common::Conversation::Group);
+    let idle = measure_idle(&mut subject, &fonts, &mut input, &mut link).await;
 
     let p95 = {
         let mut v = update_draw.clone();
@@ -320,7 +335,6 @@ pub async fn run() {
             .unwrap_or(0.0)
     };
     let median_update_draw = median(update_draw.clone());
-    let baseline_median = median(baseline_update_draw);
     let line = serde_json::json!({
         "bench": "natter-gui-frames",
         "baseline_messages": BASELINE_MESSAGES,
@@ -335,12 +349,12 @@ pub async fn run() {
         "median_update_draw_ms": (median_update_draw * 1000.0).round() / 1000.0,
         "p95_update_draw_ms": (p95 * 1000.0).round() / 1000.0,
         "median_frame_ms": (median(whole) * 1000.0).round() / 1000.0,
-        "texture_bytes": views.chat.pictures.used(),
-        "idle_secs": (idle_wall * 100.0).round() / 100.0,
-        "idle_frames": idle_frames,
-        "idle_renders": renders,
+        "texture_bytes": subject.views.chat.pictures.used(),
+        "idle_secs": (idle.wall_secs * 100.0).round() / 100.0,
+        "idle_frames": idle.frames,
+        "idle_renders": idle.renders,
         "idle_sleeps": link.can_sleep(),
-        "idle_cpu_percent": idle_cpu_percent.map(|p| (p * 100.0).round() / 100.0),
+        "idle_cpu_percent": idle.cpu_percent.map(|p| (p * 100.0).round() / 100.0),
     });
     println!("{line}");
 }

@@ -31,66 +31,22 @@ impl CacheBrowser {
             tab,
             pictures: listed_pictures,
             files,
-        }) = &state.overlay
+        }) = &state.popups.overlay
         else {
             self.scroll = [0.0; 2];
             return;
         };
-        let (w, h) = (screen_width(), screen_height());
-        draw_rectangle(0.0, 0.0, w, h, Color::new(0.0, 0.0, 0.0, 0.55));
-        let card = Rect::new(60.0, 40.0, w - 120.0, h - 80.0);
-        shadow(card, 14.0);
-        rounded_rect(card, 14.0, theme::SURFACE);
-        ui.fonts.draw(
-            "Cached pictures & files",
-            card.x + 24.0,
-            card.y + 40.0,
-            theme::LARGE,
-            theme::TEXT,
-        );
-        let close = Rect::new(card.x + card.w - 48.0, card.y + 14.0, 34.0, 34.0);
-        ui.mark("cache:close", close);
-        if icon_button(ui, close, false, icon_close) {
-            ui.emit(Intent::CloseOverlay);
-        }
-
-        // Tabs.
+        let card = draw_card(ui);
         let counts = [
             listed_pictures.as_ref().map(Vec::len),
             files.as_ref().map(Vec::len),
         ];
-        let tabs = [
-            ("Pictures", CacheTab::Pictures, "cache:pictures"),
-            ("Files", CacheTab::Files, "cache:files"),
-        ];
-        for (i, (label, t, control)) in tabs.into_iter().enumerate() {
-            let text = match counts[i] {
-                Some(n) => format!("{label} ({n})"),
-                None => label.to_owned(),
-            };
-            let r = Rect::new(card.x + 24.0 + i as f32 * 130.0, card.y + 60.0, 120.0, 34.0);
-            ui.mark(control, r);
-            let active = *tab == t;
-            let style = if active {
-                ButtonStyle::Primary
-            } else {
-                ButtonStyle::Secondary
-            };
-            if button(ui, r, &text, style) && !active {
-                ui.emit(Intent::CacheTab(t));
-            }
-        }
+        draw_tabs(ui, *tab, counts, card);
         let area = Rect::new(card.x + 24.0, card.y + 110.0, card.w - 48.0, card.h - 130.0);
         let index = if *tab == CacheTab::Pictures { 0 } else { 1 };
         let listing = if index == 0 { listed_pictures } else { files };
         let Some(entries) = listing else {
-            ui.fonts.draw(
-                "Reading the cache...",
-                area.x,
-                area.y + 20.0,
-                theme::BODY,
-                theme::MUTED,
-            );
+            draw_note(ui, "Reading the cache...", area);
             return;
         };
         if entries.is_empty() {
@@ -99,8 +55,7 @@ impl CacheBrowser {
             } else {
                 "No files cached yet."
             };
-            ui.fonts
-                .draw(text, area.x, area.y + 20.0, theme::BODY, theme::MUTED);
+            draw_note(ui, text, area);
             return;
         }
         let content_h = if index == 0 {
@@ -136,6 +91,59 @@ impl CacheBrowser {
             theme::SURFACE,
         );
     }
+}
+
+/// The card over the dimmed window, with its title and close button.
+fn draw_card(ui: &mut Ui) -> Rect {
+    let (w, h) = (screen_width(), screen_height());
+    draw_rectangle(0.0, 0.0, w, h, Color::new(0.0, 0.0, 0.0, 0.55));
+    let card = Rect::new(60.0, 40.0, w - 120.0, h - 80.0);
+    shadow(card, 14.0);
+    rounded_rect(card, 14.0, theme::SURFACE);
+    ui.fonts.draw(
+        "Cached pictures & files",
+        card.x + 24.0,
+        card.y + 40.0,
+        theme::LARGE,
+        theme::TEXT,
+    );
+    let close = Rect::new(card.x + card.w - 48.0, card.y + 14.0, 34.0, 34.0);
+    ui.mark("cache:close", close);
+    if icon_button(ui, close, false, icon_close) {
+        ui.emit(Intent::CloseOverlay);
+    }
+    card
+}
+
+/// The Pictures and Files tabs, with how many each lists once read.
+fn draw_tabs(ui: &mut Ui, tab: CacheTab, counts: [Option<usize>; 2], card: Rect) {
+    let tabs = [
+        ("Pictures", CacheTab::Pictures, "cache:pictures"),
+        ("Files", CacheTab::Files, "cache:files"),
+    ];
+    for (i, (label, t, control)) in tabs.into_iter().enumerate() {
+        let text = match counts[i] {
+            Some(n) => format!("{label} ({n})"),
+            None => label.to_owned(),
+        };
+        let r = Rect::new(card.x + 24.0 + i as f32 * 130.0, card.y + 60.0, 120.0, 34.0);
+        ui.mark(control, r);
+        let active = tab == t;
+        let style = if active {
+            ButtonStyle::Primary
+        } else {
+            ButtonStyle::Secondary
+        };
+        if button(ui, r, &text, style) && !active {
+            ui.emit(Intent::CacheTab(t));
+        }
+    }
+}
+
+/// A line in place of a listing (still reading it, or empty).
+fn draw_note(ui: &Ui, text: &str, area: Rect) {
+    ui.fonts
+        .draw(text, area.x, area.y + 20.0, theme::BODY, theme::MUTED);
 }
 
 fn draw_pictures(

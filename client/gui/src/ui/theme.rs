@@ -1,6 +1,7 @@
-//! Colours and sizes of the client's dark theme. The bubble colours keep
-//! the student project's scheme recognisable: our group messages blue,
-//! others' green, our private ones grey, private ones received red.
+//! Colours, sizes and the easing curve of the client's dark theme. The
+//! bubble colours keep the student project's scheme recognisable: our
+//! group messages blue, others' green, our private ones grey, private ones
+//! received red.
 
 use macroquad::color::Color;
 
@@ -17,6 +18,13 @@ pub const fn hex(rgb: u32) -> Color {
 /// The same colour with another opacity.
 pub fn alpha(c: Color, a: f32) -> Color {
     Color::new(c.r, c.g, c.b, a)
+}
+
+/// Ease-out cubic: fast start, gentle stop (popups sliding and growing
+/// in, fresh emoji popping).
+pub fn ease_out(t: f32) -> f32 {
+    let t = t.clamp(0.0, 1.0);
+    1.0 - (1.0 - t).powi(3)
 }
 
 /// Linear mix of two colours.

@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use natter_common::{Timestamp, UserName};
 use rusqlite::{params, Row};
 
-use super::{backend, SqliteStore};
-use crate::store::{Account, AccountId, StoreError, MAX_KNOWN_ADDRESSES};
+use super::error::backend;
+use super::SqliteStore;
+use crate::store::{Account, AccountId, Accounts, StoreError, MAX_KNOWN_ADDRESSES};
 
 pub(super) fn account_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, String)> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -21,12 +22,8 @@ pub(super) fn to_account((id, name, hash): (i64, String, String)) -> Result<Acco
     })
 }
 
-impl SqliteStore {
-    pub(super) fn create_account(
-        &self,
-        name: &UserName,
-        password_hash: &str,
-    ) -> Result<Account, StoreError> {
+impl Accounts for SqliteStore {
+    fn create_account(&self, name: &UserName, password_hash: &str) -> Result<Account, StoreError> {
         let db = self.lock();
         let result = db.execute(
             "INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -50,7 +47,7 @@ impl SqliteStore {
     /// By the name's skeleton, so a look-alike spelling reaches the account
     /// that owns the name (and needs its password). Where accounts made
     /// before skeletons share one, the exact spelling picks among them.
-    pub(super) fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+    fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
         // As typed first (an old account may be spelled in another form),
         // then in the normal form.
         let spellings: Vec<UserName> = [UserName::stored(name), UserName::parse(name)]
@@ -92,18 +89,14 @@ impl SqliteStore {
         }
     }
 
-    pub(super) fn is_known_address(
-        &self,
-        account: AccountId,
-        address: IpAddr,
-    ) -> Result<bool, StoreError> {
+    fn is_known_address(&self, account: AccountId, address: IpAddr) -> Result<bool, StoreError> {
         self.exists(
             "SELECT 1 FROM known_addresses WHERE account_id = ?1 AND ip = ?2",
             &[&account.0, &address.to_string()],
         )
     }
 
-    pub(super) fn remember_address(
+    fn remember_address(
         &self,
         account: AccountId,
         address: IpAddr,

@@ -8,24 +8,15 @@ use natter_common::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{backend, SqliteStore};
+use super::error::backend;
+use super::SqliteStore;
 use crate::store::{
-    Account, AccountId, Appended, NewMessage, Page, StoreError, REMEMBERED_REJECTIONS,
+    Account, AccountId, Accounts, Appended, Messages, NewMessage, Page, StoreError,
+    REMEMBERED_REJECTIONS,
 };
 
 /// Final refusals of sends, so a resend of the same client id gets the
 /// same answer; at most [`REMEMBERED_REJECTIONS`] per sender.
-pub(super) const MESSAGES_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS rejected_sends (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sender_id INTEGER NOT NULL REFERENCES accounts(id),
-    client_id INTEGER NOT NULL,
-    reason BLOB NOT NULL,
-    UNIQUE (sender_id, client_id)
-);
-CREATE INDEX IF NOT EXISTS rejected_sends_by_sender ON rejected_sends(sender_id, id);
-";
-
 const MESSAGE_COLUMNS: &str = "m.id, s.name, r.name, m.sent_at, m.content
     FROM messages m JOIN accounts s ON s.id = m.sender_id
     LEFT JOIN accounts r ON r.id = m.recipient_id";
@@ -123,8 +114,8 @@ fn missed_sql() -> String {
     )
 }
 
-impl SqliteStore {
-    pub(super) fn append(&self, m: NewMessage) -> Result<Appended, StoreError> {
+impl Messages for SqliteStore {
+    fn append(&self, m: NewMessage) -> Result<Appended, StoreError> {
         let content = codec::to_bytes(&m.content).map_err(backend)?;
         let mut db = self.lock();
         // The message and its attachment record commit together: a crash
@@ -168,7 +159,7 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn missed(
+    fn missed(
         &self,
         viewer: &Account,
         since: Option<MessageId>,
@@ -185,7 +176,7 @@ impl SqliteStore {
         )
     }
 
-    pub(super) fn history(
+    fn history(
         &self,
         viewer: &Account,
         conversation: &Conversation,
@@ -219,7 +210,7 @@ impl SqliteStore {
         }
     }
 
-    pub(super) fn rejection(
+    fn rejection(
         &self,
         sender: AccountId,
         client_id: ClientMsgId,
@@ -238,7 +229,7 @@ impl SqliteStore {
             .transpose()
     }
 
-    pub(super) fn remember_rejection(
+    fn remember_rejection(
         &self,
         sender: AccountId,
         client_id: ClientMsgId,

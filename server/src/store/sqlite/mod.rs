@@ -1,114 +1,32 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
 //! so a message is on disk before the sender is told it was accepted.
 //!
-//! This file opens the database and holds its schema; the queries live by
-//! subject in [`accounts`], [`tokens`], [`messages`] and [`media`].
+//! This file opens the database; the tables are in [`schema`], upgrades of
+//! older databases in [`migrate`], and the queries live by subject in
+//! [`accounts`], [`tokens`], [`messages`] and [`blobs`], each implementing
+//! its part of [`Store`]. [`error`] sorts SQLite's failures.
 
 mod accounts;
-mod media;
+mod blobs;
+mod error;
 mod messages;
+mod migrate;
+mod schema;
 mod tokens;
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
-use natter_common::protocol::MediaKind;
-use natter_common::{BlobHash, ClientMsgId, Conversation, MessageId, Refusal, Timestamp, UserName};
 use rusqlite::{Connection, OptionalExtension};
 
-use super::migrate;
-use super::{
-    Account, AccountId, Appended, Family, NewMessage, NewToken, Page, Reservation, Resumed, Store,
-    StoreError, UploadLimits,
-};
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS accounts (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    name_key TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    token_hash BLOB PRIMARY KEY,
-    account_id INTEGER NOT NULL REFERENCES accounts(id),
-    expires_at INTEGER NOT NULL
-    -- family, parent, grace_until: added by migrate::tokens
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sender_id INTEGER NOT NULL REFERENCES accounts(id),
-    recipient_id INTEGER REFERENCES accounts(id),
-    client_id INTEGER NOT NULL,
-    sent_at INTEGER NOT NULL,
-    content BLOB NOT NULL,
-    UNIQUE (sender_id, client_id)
-);
-CREATE TABLE IF NOT EXISTS blobs (
-    hash BLOB PRIMARY KEY,
-    size INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS uploads (
-    hash BLOB NOT NULL REFERENCES blobs(hash),
-    account_id INTEGER NOT NULL REFERENCES accounts(id),
-    kind INTEGER NOT NULL,
-    uploaded_at INTEGER NOT NULL,
-    PRIMARY KEY (hash, account_id)
-);
-CREATE TABLE IF NOT EXISTS message_media (
-    message_id INTEGER PRIMARY KEY REFERENCES messages(id),
-    hash BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS known_addresses (
-    account_id INTEGER NOT NULL REFERENCES accounts(id),
-    ip TEXT NOT NULL,
-    last_login INTEGER NOT NULL,
-    PRIMARY KEY (account_id, ip)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS partials (
-    account_id INTEGER NOT NULL REFERENCES accounts(id),
-    hash BLOB NOT NULL,
-    size INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    PRIMARY KEY (account_id, hash)
-);
-CREATE INDEX IF NOT EXISTS message_media_by_hash ON message_media(hash);
-CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages(recipient_id, id);
-CREATE INDEX IF NOT EXISTS messages_by_sender ON messages(sender_id, id);
--- A private conversation's pages: without it, every message either person
--- ever sent was read to find the few between them.
-CREATE INDEX IF NOT EXISTS messages_by_pair ON messages(sender_id, recipient_id, id);
-";
+use self::error::backend;
+#[cfg(doc)]
+use super::Store;
+use super::StoreError;
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     db: Mutex<Connection>,
-}
-
-/// Wraps any error of the store; SQLite's busy, locked, full and I/O
-/// failures become [`StoreError::Transient`] so callers can answer "try
-/// again" instead of a final refusal.
-pub(super) fn backend<E: std::fmt::Display + std::any::Any>(e: E) -> StoreError {
-    let transient = (&e as &dyn std::any::Any)
-        .downcast_ref::<rusqlite::Error>()
-        .and_then(rusqlite::Error::sqlite_error_code)
-        .is_some_and(is_transient);
-    if transient {
-        StoreError::Transient(e.to_string())
-    } else {
-        StoreError::Backend(e.to_string())
-    }
-}
-
-fn is_transient(code: rusqlite::ErrorCode) -> bool {
-    use rusqlite::ErrorCode::*;
-    matches!(
-        code,
-        DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure | OutOfMemory
-    )
 }
 
 impl SqliteStore {
@@ -122,8 +40,8 @@ impl SqliteStore {
             .map_err(backend)?;
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
-        db.execute_batch(SCHEMA).map_err(backend)?;
-        db.execute_batch(messages::MESSAGES_SCHEMA)
+        db.execute_batch(schema::SCHEMA).map_err(backend)?;
+        db.execute_batch(schema::REJECTIONS_SCHEMA)
             .map_err(backend)?;
         migrate::tokens(&db)?;
         migrate::names(&db)?;
@@ -151,171 +69,11 @@ impl SqliteStore {
     }
 }
 
-/// Each method is the inherent one of the same name in its subject's file
-/// (an inherent method takes precedence, so these do not recurse).
-impl Store for SqliteStore {
-    fn create_account(&self, name: &UserName, password_hash: &str) -> Result<Account, StoreError> {
-        SqliteStore::create_account(self, name, password_hash)
-    }
-
-    fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
-        SqliteStore::account(self, name)
-    }
-
-    fn save_token(
-        &self,
-        account: AccountId,
-        token_hash: [u8; 32],
-        expires: Timestamp,
-    ) -> Result<(), StoreError> {
-        SqliteStore::save_token(self, account, token_hash, expires)
-    }
-
-    fn token_account(
-        &self,
-        token_hash: [u8; 32],
-        now: Timestamp,
-    ) -> Result<Option<Account>, StoreError> {
-        SqliteStore::token_account(self, token_hash, now)
-    }
-
-    fn drop_token(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
-        SqliteStore::drop_token(self, token_hash)
-    }
-
-    fn append(&self, m: NewMessage) -> Result<Appended, StoreError> {
-        SqliteStore::append(self, m)
-    }
-
-    fn missed(
-        &self,
-        viewer: &Account,
-        since: Option<MessageId>,
-        limit: u32,
-    ) -> Result<Page, StoreError> {
-        SqliteStore::missed(self, viewer, since, limit)
-    }
-
-    fn history(
-        &self,
-        viewer: &Account,
-        conversation: &Conversation,
-        before: Option<MessageId>,
-        limit: u16,
-    ) -> Result<Page, StoreError> {
-        SqliteStore::history(self, viewer, conversation, before, limit)
-    }
-
-    fn blob_size(&self, hash: BlobHash) -> Result<Option<u64>, StoreError> {
-        SqliteStore::blob_size(self, hash)
-    }
-
-    fn record_upload(
-        &self,
-        account: AccountId,
-        hash: BlobHash,
-        size: u64,
-        kind: MediaKind,
-    ) -> Result<(), StoreError> {
-        SqliteStore::record_upload(self, account, hash, size, kind)
-    }
-
-    fn used_bytes(&self, account: AccountId) -> Result<u64, StoreError> {
-        SqliteStore::used_bytes(self, account)
-    }
-
-    fn may_fetch(&self, viewer: &Account, hash: BlobHash) -> Result<bool, StoreError> {
-        SqliteStore::may_fetch(self, viewer, hash)
-    }
-
-    fn uploaded(&self, account: AccountId, hash: BlobHash) -> Result<bool, StoreError> {
-        SqliteStore::uploaded(self, account, hash)
-    }
-
-    fn is_known_address(&self, account: AccountId, address: IpAddr) -> Result<bool, StoreError> {
-        SqliteStore::is_known_address(self, account, address)
-    }
-
-    fn remember_address(
-        &self,
-        account: AccountId,
-        address: IpAddr,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        SqliteStore::remember_address(self, account, address, now)
-    }
-
-    fn reserve_upload(
-        &self,
-        account: AccountId,
-        hash: BlobHash,
-        size: u64,
-        limits: UploadLimits,
-    ) -> Result<Reservation, StoreError> {
-        SqliteStore::reserve_upload(self, account, hash, size, limits)
-    }
-
-    fn release_upload(&self, account: AccountId, hash: BlobHash) -> Result<(), StoreError> {
-        SqliteStore::release_upload(self, account, hash)
-    }
-
-    fn stale_partials(&self, before: Timestamp) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
-        SqliteStore::stale_partials(self, before)
-    }
-
-    fn partials(&self) -> Result<Vec<(AccountId, BlobHash)>, StoreError> {
-        SqliteStore::partials(self)
-    }
-
-    fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
-        SqliteStore::blob_hashes(self)
-    }
-
-    fn forget_blob(&self, hash: BlobHash) -> Result<(), StoreError> {
-        SqliteStore::forget_blob(self, hash)
-    }
-
-    fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError> {
-        SqliteStore::rotate_token(self, old, new)
-    }
-
-    fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError> {
-        SqliteStore::token_alive(self, token_hash)
-    }
-
-    fn drop_family(&self, family: Family) -> Result<(), StoreError> {
-        SqliteStore::drop_family(self, family)
-    }
-
-    fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError> {
-        SqliteStore::drop_account_tokens(self, account)
-    }
-
-    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError> {
-        SqliteStore::trim_logins(self, account, keep)
-    }
-
-    fn rejection(
-        &self,
-        sender: AccountId,
-        client_id: ClientMsgId,
-    ) -> Result<Option<Refusal>, StoreError> {
-        SqliteStore::rejection(self, sender, client_id)
-    }
-
-    fn remember_rejection(
-        &self,
-        sender: AccountId,
-        client_id: ClientMsgId,
-        refusal: &Refusal,
-    ) -> Result<(), StoreError> {
-        SqliteStore::remember_rejection(self, sender, client_id, refusal)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Accounts, NewToken, Tokens};
+    use natter_common::{Timestamp, UserName};
     use rusqlite::params;
 
     pub(super) fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -343,7 +101,7 @@ mod tests {
         let path = dir.path().join("natter.db");
         {
             let db = Connection::open(&path).unwrap();
-            db.execute_batch(SCHEMA).unwrap();
+            db.execute_batch(schema::SCHEMA).unwrap();
             for (id, n) in [
                 (1, "alice"),
                 (2, "\u{430}lice"),

@@ -5,11 +5,12 @@ use natter_common::Timestamp;
 use rusqlite::{params, OptionalExtension};
 
 use super::accounts::{account_row, to_account};
-use super::{backend, SqliteStore};
-use crate::store::{Account, AccountId, Family, NewToken, Resumed, StoreError};
+use super::error::backend;
+use super::SqliteStore;
+use crate::store::{Account, AccountId, Family, NewToken, Resumed, StoreError, Tokens};
 
-impl SqliteStore {
-    pub(super) fn save_token(
+impl Tokens for SqliteStore {
+    fn save_token(
         &self,
         account: AccountId,
         token_hash: [u8; 32],
@@ -30,7 +31,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) fn token_account(
+    fn token_account(
         &self,
         token_hash: [u8; 32],
         now: Timestamp,
@@ -49,7 +50,7 @@ impl SqliteStore {
         .transpose()
     }
 
-    pub(super) fn drop_token(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+    fn drop_token(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
         let db = self.lock();
         db.execute(
             "DELETE FROM tokens WHERE token_hash = ?1",
@@ -59,11 +60,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) fn rotate_token(
-        &self,
-        old: [u8; 32],
-        new: NewToken,
-    ) -> Result<Option<Resumed>, StoreError> {
+    fn rotate_token(&self, old: [u8; 32], new: NewToken) -> Result<Option<Resumed>, StoreError> {
         let mut db = self.lock();
         let tx = db.transaction().map_err(backend)?;
         let found = tx
@@ -114,28 +111,28 @@ impl SqliteStore {
         }))
     }
 
-    pub(super) fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError> {
+    fn token_alive(&self, token_hash: [u8; 32]) -> Result<bool, StoreError> {
         self.exists(
             "SELECT 1 FROM tokens WHERE token_hash = ?1",
             &[&&token_hash[..]],
         )
     }
 
-    pub(super) fn drop_family(&self, family: Family) -> Result<(), StoreError> {
+    fn drop_family(&self, family: Family) -> Result<(), StoreError> {
         let db = self.lock();
         db.execute("DELETE FROM tokens WHERE family = ?1", [&family.0[..]])
             .map_err(backend)?;
         Ok(())
     }
 
-    pub(super) fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError> {
+    fn drop_account_tokens(&self, account: AccountId) -> Result<(), StoreError> {
         let db = self.lock();
         db.execute("DELETE FROM tokens WHERE account_id = ?1", [account.0])
             .map_err(backend)?;
         Ok(())
     }
 
-    pub(super) fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError> {
+    fn trim_logins(&self, account: AccountId, keep: u32) -> Result<(), StoreError> {
         let db = self.lock();
         db.execute(
             "DELETE FROM tokens WHERE account_id = ?1 AND family IN (
@@ -152,6 +149,7 @@ impl SqliteStore {
 mod tests {
     use super::super::tests::{name, rotation, store};
     use super::*;
+    use crate::store::Accounts;
 
     #[test]
     fn a_replaced_token_resumes_only_within_its_grace() {
