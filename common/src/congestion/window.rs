@@ -38,7 +38,7 @@ pub struct LowDelayConfig {
     pub target: Duration,
     /// The fraction of the distance to the target covered per round trip.
     pub gain: f64,
-    /// The first window, in bytes (quinn's default).
+    /// The first window, in bytes.
     pub initial_window: u64,
 }
 
@@ -47,7 +47,8 @@ impl Default for LowDelayConfig {
         Self {
             target: super::TARGET_QUEUE_DELAY,
             gain: 0.5,
-            initial_window: 14_720.min(10 * 1200),
+            // quinn's default: ten packets of its 1200-byte minimum.
+            initial_window: 10 * 1200,
         }
     }
 }
