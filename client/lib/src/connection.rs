@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_common::codec::{write_frame, FrameReader};
-use natter_common::congestion::Congestion;
+use natter_common::congestion::{budget, Congestion};
 use natter_common::protocol::close;
 use natter_common::rules::CONTROL_PRIORITY;
 use natter_common::{ClientMsg, Fingerprint, Hello, Refusal, ServerMsg, ALPN};
@@ -479,6 +479,9 @@ fn client_config(
             .try_into()
             .expect("20 s is a valid idle timeout"),
     ));
+    // Downloads at once times this leaves the control stream room in the
+    // server's send window (see `congestion::budget`).
+    transport.stream_receive_window(quinn::VarInt::from_u32(budget::DOWNLOAD_STREAM_WINDOW));
     congestion.apply(&mut transport);
     config.transport_config(Arc::new(transport));
     Ok((config, verdict))

@@ -17,6 +17,7 @@
 //! Alone on a link it fills it (the queue never empties while it sits at
 //! the target); a loss still halves the window, once per round trip.
 
+pub mod budget;
 mod window;
 
 use std::any::Any;

@@ -139,7 +139,10 @@ fn fills_each_link_and_holds_its_queue_near_the_target() {
             link.mbit
         );
         assert!(out.queue_p50 >= 1.0, "the queue never empties: {out:?}");
-        assert!(out.queue_max <= 2.0 * target + 5.0, "slow start overshoots: {out:?}");
+        assert!(
+            out.queue_max <= 2.0 * target + 5.0,
+            "slow start overshoots: {out:?}"
+        );
         assert_eq!(out.losses, 0, "{} Mbit/s: {out:?}", link.mbit);
     }
 }
