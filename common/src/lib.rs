@@ -9,6 +9,7 @@
 //! client; the golden vectors in [`codec`]'s tests keep the two honest.
 
 pub mod codec;
+pub mod congestion;
 pub mod emoji;
 pub mod ids;
 pub mod limits;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use natter_common::congestion::Congestion;
 /// How the server is run. Parsed from flags by the binary; built directly by
 /// tests and the GUI's embedded server.
 #[derive(Debug, Clone, clap::Args)]
@@ -178,6 +179,11 @@ pub struct Config {
     /// `Unavailable`, which clients retry.
     #[arg(long, env = "NATTER_STORE_BUSY_MS", default_value_t = 5000)]
     pub store_busy_ms: u64,
+    /// The congestion controller for what the server sends (downloads,
+    /// chat): `low-delay` keeps a router's queue near 10 ms so chat stays
+    /// instant while a file moves; `cubic` is quinn's loss-based default.
+    #[arg(long, env = "NATTER_CONGESTION", default_value = "low-delay")]
+    pub congestion: Congestion,
 }
 
 impl Config {
@@ -217,6 +223,7 @@ impl Config {
             hash_wait_secs: 5,
             token_days: 30,
             store_busy_ms: 5000,
+            congestion: Congestion::default(),
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use natter_common::congestion::budget;
 use natter_common::protocol::close;
 use natter_common::Fingerprint;
 use quinn::VarInt;
@@ -27,14 +28,14 @@ use crate::tls;
 /// read yet, all its streams together (QUIC connection flow control,
 /// `initial_max_data`). Streams waiting for an upload turn or for their
 /// header cannot make the server buffer more than this per connection.
-pub const RECEIVE_WINDOW: u32 = 2 << 20;
+pub const RECEIVE_WINDOW: u32 = budget::CONNECTION_WINDOW;
 /// The same for one stream (`initial_max_stream_data_*`): enough for one
 /// upload at full speed, so a single transfer never waits on the window.
-pub const STREAM_RECEIVE_WINDOW: u32 = 1 << 20;
+pub const STREAM_RECEIVE_WINDOW: u32 = budget::UPLOAD_STREAM_WINDOW;
 /// Bytes the server sends on one connection before the peer acknowledges
 /// them (history pages, downloads): what a client that stops acknowledging
 /// can make the server hold.
-pub const SEND_WINDOW: u64 = 2 << 20;
+pub const SEND_WINDOW: u64 = budget::CONNECTION_WINDOW as u64;
 
 /// What a started server tells the world: where it listens and which
 /// certificate clients should expect.
@@ -83,6 +84,7 @@ impl Server {
             .receive_window(VarInt::from_u32(RECEIVE_WINDOW))
             .stream_receive_window(VarInt::from_u32(STREAM_RECEIVE_WINDOW))
             .send_window(SEND_WINDOW);
+        config.congestion.apply(&mut transport);
         let server_config = tls::server_config(identity, transport)?;
 
         let db_path = data_dir.join("natter.db");

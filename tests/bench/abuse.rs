@@ -56,7 +56,7 @@ pub async fn abuse(
     let temp = tempfile::tempdir()?;
     let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let child = spawn_server(&dir).await?;
+    let child = spawn_server(&dir, Default::default()).await?;
     let pid = child.process.id().context("server pid")?.to_string();
     let addr: SocketAddr = child.natter.parse()?;
     let config = child.client_config(&dir);

@@ -15,6 +15,10 @@
 //! `--pace-mib-s N` caps Natter's uploads at N MiB/s, to show what chat
 //! latency a transfer that leaves the CPU some room gives.
 //!
+//! `natter-bench wan` (see [`wan`]) measures chat latency while a file
+//! moves over an emulated link, Natter's congestion controller against
+//! quinn's Cubic.
+//!
 //! `natter-bench abuse` (see [`abuse`]) measures what hostile clients can
 //! make the server hold, against an idle baseline in the same run.
 //!
@@ -23,6 +27,7 @@
 
 mod abuse;
 mod history;
+mod wan;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -32,6 +37,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use natter_client::hash::hash_file;
 use natter_client::transfer;
+use natter_common::congestion::Congestion;
 use natter_common::protocol::MediaKind;
 use natter_common::Fingerprint;
 use natter_tests::{random_file, PASSWORD};
@@ -62,6 +68,9 @@ enum Bench {
         /// speed.
         #[arg(long)]
         pace_mib_s: Option<u64>,
+        /// The congestion controller on both ends: low-delay or cubic.
+        #[arg(long, default_value = "low-delay")]
+        congestion: Congestion,
     },
     /// What hostile clients can make the server hold (RSS), and what a
     /// logged-in user's ping and another user's uploads feel meanwhile.
@@ -91,11 +100,36 @@ enum Bench {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Chat latency while a file moves over an emulated link (rate,
+    /// propagation delay, router buffer), Natter's congestion controller
+    /// against quinn's Cubic.
+    Wan {
+        #[arg(long, default_value_t = 20.0)]
+        rate_mbit: f64,
+        #[arg(long, default_value_t = 40.0)]
+        rtt_ms: f64,
+        #[arg(long, default_value_t = 200.0)]
+        buffer_ms: f64,
+        /// Run the four links of the README's table instead.
+        #[arg(long)]
+        matrix: bool,
+        /// Seconds each transfer should take at the link rate.
+        #[arg(long, default_value_t = 30.0)]
+        secs: f64,
+        /// Seconds of the idle phase.
+        #[arg(long, default_value_t = 10.0)]
+        idle_secs: f64,
+        /// Transfers at once in each busy phase.
+        #[arg(long, default_value_t = 1)]
+        transfers: usize,
+    },
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
     Serve {
         #[arg(long)]
         dir: PathBuf,
+        #[arg(long, default_value = "low-delay")]
+        congestion: Congestion,
     },
 }
 
@@ -107,7 +141,8 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             dir,
             pace_mib_s,
-        } => transfer(mib, rounds.max(1), dir, pace_mib_s).await,
+            congestion,
+        } => transfer(mib, rounds.max(1), dir, pace_mib_s, congestion).await,
         Bench::Abuse {
             guessers,
             secs,
@@ -119,13 +154,36 @@ async fn main() -> anyhow::Result<()> {
             pages,
             dir,
         } => history::history(messages.max(1), pages.max(1), dir),
-        Bench::Serve { dir } => serve(&dir).await,
+        Bench::Wan {
+            rate_mbit,
+            rtt_ms,
+            buffer_ms,
+            matrix,
+            secs,
+            idle_secs,
+            transfers,
+        } => {
+            let shape = natter_tests::link::LinkShape {
+                rate_mbit,
+                rtt_ms,
+                buffer_ms,
+            };
+            wan::wan(wan::Wan {
+                shape,
+                matrix,
+                secs,
+                idle_secs,
+                transfers: transfers.max(1),
+            })
+            .await
+        }
+        Bench::Serve { dir, congestion } => serve(&dir, congestion).await,
     }
 }
 
 /// The child: prints `natter ADDR FINGERPRINT` and `bare ADDR`, serves until
 /// its stdin closes.
-async fn serve(dir: &Path) -> anyhow::Result<()> {
+async fn serve(dir: &Path, congestion: Congestion) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -138,6 +196,7 @@ async fn serve(dir: &Path) -> anyhow::Result<()> {
     // rate limit: lift it.
     config.messages_per_sec = 1_000_000;
     config.message_burst = 1_000_000;
+    config.congestion = congestion;
     let server = natter_server::Server::bind(config).await?;
     let natter = server.endpoint();
 
@@ -239,22 +298,23 @@ struct Child {
 impl Child {
     /// Client settings that pin the child's certificate.
     fn client_config(&self, dir: &Path) -> natter_client::ClientConfig {
+        let trust = natter_client::Trust {
+            known_servers: dir.join("known_servers"),
+            pinned: Some(self.fingerprint),
+            first_use: natter_client::FirstUse::Refuse,
+        };
         natter_client::ClientConfig {
-            server: self.natter.clone(),
-            trust: natter_client::Trust {
-                known_servers: dir.join("known_servers"),
-                pinned: Some(self.fingerprint),
-                first_use: natter_client::FirstUse::Refuse,
-            },
             software: "natter-bench".into(),
+            ..natter_client::ClientConfig::new(self.natter.clone(), trust)
         }
     }
 }
 
-async fn spawn_server(dir: &Path) -> anyhow::Result<Child> {
+async fn spawn_server(dir: &Path, congestion: Congestion) -> anyhow::Result<Child> {
     let mut process = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--dir"])
         .arg(dir)
+        .arg(format!("--congestion={congestion}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -499,6 +559,7 @@ async fn transfer(
     rounds: usize,
     dir: Option<PathBuf>,
     pace_mib_s: Option<u64>,
+    congestion: Congestion,
 ) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
@@ -507,9 +568,10 @@ async fn transfer(
     eprintln!("writing a {mib} MiB file...");
     random_file(&file, mib << 20, "natter-bench");
 
-    let child = spawn_server(&dir).await?;
+    let child = spawn_server(&dir, congestion).await?;
     let server_pid = child.process.id().context("server pid")?.to_string();
-    let config = child.client_config(&dir);
+    let mut config = child.client_config(&dir);
+    config.congestion = congestion;
     natter_client::register(&config, "bench", PASSWORD).await?;
     let (client, mut events) = natter_client::Client::login(config, "bench", PASSWORD).await?;
     tokio::spawn(async move { while events.next().await.is_some() {} });

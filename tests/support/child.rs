@@ -70,14 +70,14 @@ impl ChildServer {
 
     /// Client settings that pin this server's certificate.
     pub fn client_config(&self) -> ClientConfig {
+        let trust = Trust {
+            known_servers: self.data_dir.join("test_known_servers"),
+            pinned: Some(self.fingerprint),
+            first_use: FirstUse::Refuse,
+        };
         ClientConfig {
-            server: self.addr.to_string(),
-            trust: Trust {
-                known_servers: self.data_dir.join("test_known_servers"),
-                pinned: Some(self.fingerprint),
-                first_use: FirstUse::Refuse,
-            },
             software: "natter-tests".into(),
+            ..ClientConfig::new(self.addr.to_string(), trust)
         }
     }
 }

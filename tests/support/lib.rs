@@ -1,10 +1,12 @@
 //! Shared pieces of Natter's end-to-end tests and benchmarks: a real server
 //! on 127.0.0.1:0 in a temp dir, real clients, a raw QUIC peer for
-//! protocol-abuse tests, a UDP relay that can cut the network, and
+//! protocol-abuse tests, a UDP relay that can cut the network, an
+//! emulated bottleneck link (rate, delay, router queue), and
 //! event waits bounded by a deadline (never a sleep).
 
 pub mod blobs;
 pub mod child;
+pub mod link;
 pub mod logins;
 pub mod raw;
 pub mod relay;
@@ -111,14 +113,14 @@ impl TestServer {
 
     /// Like [`TestServer::client_config`] for another address (a relay).
     pub fn client_config_for(&self, server: &str) -> ClientConfig {
+        let trust = Trust {
+            known_servers: self.data_dir.join("test_known_servers"),
+            pinned: Some(self.fingerprint),
+            first_use: FirstUse::Refuse,
+        };
         ClientConfig {
-            server: server.to_string(),
-            trust: Trust {
-                known_servers: self.data_dir.join("test_known_servers"),
-                pinned: Some(self.fingerprint),
-                first_use: FirstUse::Refuse,
-            },
             software: "natter-tests".into(),
+            ..ClientConfig::new(server, trust)
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_common::codec::{write_frame, FrameReader};
+use natter_common::congestion::{budget, Congestion};
 use natter_common::protocol::close;
 use natter_common::rules::CONTROL_PRIORITY;
 use natter_common::{ClientMsg, Fingerprint, Hello, Refusal, ServerMsg, ALPN};
@@ -202,7 +203,7 @@ pub async fn connect(
     trust: &Trust,
     software: &str,
 ) -> Result<ServerLink, ClientError> {
-    connect_remembering(server, trust, None, software).await
+    connect_remembering(server, trust, None, software, Congestion::default()).await
 }
 
 /// [`connect`], also holding the server to the fingerprint an earlier
@@ -212,6 +213,7 @@ pub(crate) async fn connect_remembering(
     trust: &Trust,
     remembered: Option<Fingerprint>,
     software: &str,
+    congestion: Congestion,
 ) -> Result<ServerLink, ClientError> {
     let address = ServerAddress::parse(server)?;
     let key = address.key();
@@ -221,7 +223,7 @@ pub(crate) async fn connect_remembering(
         connection,
         verdict,
         fingerprint,
-    } = handshake(&address, policy).await?;
+    } = handshake(&address, policy, congestion).await?;
     let newly_trusted = match verdict.records() {
         false => false,
         true => match record(&trust.known_servers, &key, fingerprint).await {
@@ -288,7 +290,11 @@ struct Handshake {
 /// Resolves `address` and completes the QUIC handshake under `policy`,
 /// within [`CONNECT_TIMEOUT`] ([`LOOPBACK_CONNECT_TIMEOUT`] for a server
 /// on this machine).
-async fn handshake(address: &ServerAddress, policy: TrustPolicy) -> Result<Handshake, ClientError> {
+async fn handshake(
+    address: &ServerAddress,
+    policy: TrustPolicy,
+    congestion: Congestion,
+) -> Result<Handshake, ClientError> {
     let loopback = address.host == "localhost"
         || address
             .host
@@ -299,7 +305,7 @@ async fn handshake(address: &ServerAddress, policy: TrustPolicy) -> Result<Hands
     } else {
         CONNECT_TIMEOUT
     };
-    timeout(limit, quic_connect(address, policy))
+    timeout(limit, quic_connect(address, policy, congestion))
         .await
         .map_err(|_| unreachable(address, format!("no answer within {} s", limit.as_secs())))?
 }
@@ -307,13 +313,14 @@ async fn handshake(address: &ServerAddress, policy: TrustPolicy) -> Result<Hands
 async fn quic_connect(
     address: &ServerAddress,
     policy: TrustPolicy,
+    congestion: Congestion,
 ) -> Result<Handshake, ClientError> {
     let remote = tokio::net::lookup_host((address.host.as_str(), address.port))
         .await
         .map_err(|e| unreachable(address, format!("cannot resolve {}: {e}", address.host)))?
         .next()
         .ok_or_else(|| unreachable(address, format!("{} has no address", address.host)))?;
-    let (quic_config, verdict) = client_config(policy)?;
+    let (quic_config, verdict) = client_config(policy, congestion)?;
     let local: SocketAddr = match remote.ip() {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -446,9 +453,11 @@ async fn record(path: &std::path::Path, key: &str, fingerprint: Fingerprint) -> 
 }
 
 /// The quinn configuration for one attempt: TLS 1.3 with Natter's ALPN and
-/// the fingerprint verifier, plus keep-alive and idle timeout.
+/// the fingerprint verifier, keep-alive, idle timeout, and the congestion
+/// controller that keeps chat instant while this end uploads.
 fn client_config(
     policy: TrustPolicy,
+    congestion: Congestion,
 ) -> Result<(quinn::ClientConfig, trust::VerdictSlot), ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (verifier, verdict) =
@@ -470,6 +479,10 @@ fn client_config(
             .try_into()
             .expect("20 s is a valid idle timeout"),
     ));
+    // Downloads at once times this leaves the control stream room in the
+    // server's send window (see `congestion::budget`).
+    transport.stream_receive_window(quinn::VarInt::from_u32(budget::DOWNLOAD_STREAM_WINDOW));
+    congestion.apply(&mut transport);
     config.transport_config(Arc::new(transport));
     Ok((config, verdict))
 }
@@ -551,6 +564,6 @@ mod tests {
             remembered: None,
             first_use: crate::trust::FirstUse::Refuse,
         };
-        assert!(client_config(policy).is_ok());
+        assert!(client_config(policy, Congestion::default()).is_ok());
     }
 }

@@ -1,4 +1,7 @@
-//! Where a client connects, whom it trusts, and how it introduces itself.
+//! Where a client connects, whom it trusts, how it introduces itself, and
+//! which congestion controller it sends with.
+
+use natter_common::congestion::Congestion;
 
 use crate::trust::Trust;
 
@@ -10,6 +13,9 @@ pub struct ClientConfig {
     pub trust: Trust,
     /// Sent in the hello, for the server's logs ("natter-cli 0.1.0").
     pub software: String,
+    /// The congestion controller for this end's sending (uploads and
+    /// chat); [`Congestion::LowDelay`] unless measuring against quinn's.
+    pub congestion: Congestion,
 }
 
 impl ClientConfig {
@@ -19,6 +25,7 @@ impl ClientConfig {
             server: server.into(),
             trust,
             software: concat!("natter-client ", env!("CARGO_PKG_VERSION")).to_owned(),
+            congestion: Congestion::default(),
         }
     }
 }

@@ -41,6 +41,7 @@ impl Client {
         if let Some(path) = cache.cached(kind, media).await {
             return Ok(path);
         }
+        let _turn = self.transfers.turn(false, cancel).await?;
         self.with_retries(cancel, |connection| {
             let report = self.transfers.reporter(id, &media.name, false);
             let cache = &cache;
@@ -71,6 +72,7 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let _turn = self.transfers.turn(false, cancel).await?;
         self.with_retries(cancel, |connection| {
             let report = self.transfers.reporter(id, &name, false);
             let fetch = &fetch;

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use tokio::sync::mpsc;
+use natter_common::congestion::budget;
+use tokio::sync::{mpsc, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{Progress, TransferId};
@@ -20,6 +21,10 @@ use crate::error::ClientError;
 /// The transfer bookkeeping a [`Client`](crate::client::Client) carries.
 pub struct Transfers {
     events: mpsc::Sender<ClientEvent>,
+    /// Turns to move bytes, so transfers leave the control stream room in
+    /// the connection's budget (`natter_common::congestion::budget`).
+    uploads: Semaphore,
+    downloads: Semaphore,
     next: AtomicU64,
     running: Mutex<HashMap<TransferId, CancellationToken>>,
     cache: OnceLock<MediaCache>,
@@ -29,6 +34,8 @@ impl Transfers {
     pub(crate) fn new(events: mpsc::Sender<ClientEvent>) -> Self {
         Self {
             events,
+            uploads: Semaphore::new(budget::UPLOADS_AT_ONCE),
+            downloads: Semaphore::new(budget::DOWNLOADS_AT_ONCE),
             next: AtomicU64::new(1),
             running: Mutex::default(),
             cache: OnceLock::new(),
@@ -41,6 +48,24 @@ impl Transfers {
         let cancel = CancellationToken::new();
         self.lock().insert(id, cancel.clone());
         (id, cancel)
+    }
+
+    /// Waits for a turn to upload (`upload`) or download, in the order
+    /// asked; the turn ends when the permit is dropped.
+    pub(super) async fn turn(
+        &self,
+        upload: bool,
+        cancel: &CancellationToken,
+    ) -> Result<SemaphorePermit<'_>, ClientError> {
+        let turns = if upload {
+            &self.uploads
+        } else {
+            &self.downloads
+        };
+        tokio::select! {
+            permit = turns.acquire() => permit.map_err(|_| ClientError::Closed("the client stopped".into())),
+            () = cancel.cancelled() => Err(ClientError::Closed("transfer cancelled".into())),
+        }
     }
 
     /// Cancels a running transfer; an unknown or finished id is ignored.

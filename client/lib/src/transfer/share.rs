@@ -166,6 +166,7 @@ impl Client {
             name: name.clone(),
             size,
         };
+        let _turn = self.transfers.turn(true, cancel).await?;
         let stats = self
             .with_retries(cancel, |connection| {
                 let report = self.transfers.reporter(id, &name, true);

@@ -242,9 +242,8 @@ impl NetTask {
         // A new login replaces any earlier session.
         self.end_session().await;
         let config = ClientConfig {
-            server: attempt.server.clone(),
-            trust: self.trust(&attempt),
             software: SOFTWARE.to_owned(),
+            ..ClientConfig::new(attempt.server.clone(), self.trust(&attempt))
         };
         if attempt.register {
             if let Err(e) = natter_client::register(&config, &attempt.name, &attempt.password).await

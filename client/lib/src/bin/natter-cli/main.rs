@@ -159,9 +159,8 @@ fn client_config(cli: &Cli) -> anyhow::Result<ClientConfig> {
         first_use: FirstUse::Accept,
     };
     Ok(ClientConfig {
-        server: cli.server.clone(),
-        trust,
         software: concat!("natter-cli ", env!("CARGO_PKG_VERSION")).to_owned(),
+        ..ClientConfig::new(cli.server.clone(), trust)
     })
 }
 

@@ -64,6 +64,7 @@ impl Session {
             &config.trust,
             self.fingerprint,
             &config.software,
+            config.congestion,
         )
         .await?;
         self.fingerprint = Some(link.fingerprint);
