@@ -105,7 +105,7 @@ struct Samples {
     inbound: Vec<f64>,
 }
 
-type Shared = Arc<Mutex<Samples>>;
+type SampleLog = Arc<Mutex<Samples>>;
 
 async fn one_link(shape: LinkShape, congestion: Congestion, run: &Wan) -> anyhow::Result<Value> {
     let server = TestServer::start_with(|c| {
@@ -125,7 +125,7 @@ async fn one_link(shape: LinkShape, congestion: Congestion, run: &Wan) -> anyhow
     busy.use_cache_root(&natter_client::MediaCache::at(dir.path().join("cache"))?)?;
 
     let epoch = Instant::now();
-    let samples = Shared::default();
+    let samples = SampleLog::default();
     let readers = [
         tokio::spawn(read_trips(
             busy_events,
@@ -218,7 +218,7 @@ async fn phase(
     busy: &Client,
     peer: &Client,
     epoch: Instant,
-    samples: &Shared,
+    samples: &SampleLog,
     min_secs: f64,
     work: impl std::future::Future<Output = anyhow::Result<u64>>,
 ) -> anyhow::Result<(Value, f64)> {
@@ -261,7 +261,7 @@ async fn phase(
     ))
 }
 
-async fn ping_every(client: Client, samples: Shared, stop: CancellationToken) {
+async fn ping_every(client: Client, samples: SampleLog, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(PING_GAP);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !stop.is_cancelled() {
@@ -290,7 +290,7 @@ async fn chat_every(client: Client, to: UserName, epoch: Instant, stop: Cancella
 
 /// Reads `me`'s events and records the trip of each stamped message from
 /// the other user (the server also echoes `me`'s own: not a trip).
-async fn read_trips(mut events: Events, me: UserName, epoch: Instant, samples: Shared) {
+async fn read_trips(mut events: Events, me: UserName, epoch: Instant, samples: SampleLog) {
     let is_peer = me.as_str() == "peer";
     while let Some(event) = events.next().await {
         let ClientEvent::Message(message) = event else {
