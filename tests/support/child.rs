@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use natter_client::{ClientConfig, FirstUse, Trust};
+use natter_client::ClientConfig;
 use natter_common::Fingerprint;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -70,14 +70,6 @@ impl ChildServer {
 
     /// Client settings that pin this server's certificate.
     pub fn client_config(&self) -> ClientConfig {
-        let trust = Trust {
-            known_servers: self.data_dir.join("test_known_servers"),
-            pinned: Some(self.fingerprint),
-            first_use: FirstUse::Refuse,
-        };
-        ClientConfig {
-            software: "natter-tests".into(),
-            ..ClientConfig::new(self.addr.to_string(), trust)
-        }
+        crate::pinned_config(&self.addr.to_string(), &self.data_dir, self.fingerprint)
     }
 }

@@ -113,20 +113,26 @@ impl TestServer {
 
     /// Like [`TestServer::client_config`] for another address (a relay).
     pub fn client_config_for(&self, server: &str) -> ClientConfig {
-        let trust = Trust {
-            known_servers: self.data_dir.join("test_known_servers"),
-            pinned: Some(self.fingerprint),
-            first_use: FirstUse::Refuse,
-        };
-        ClientConfig {
-            software: "natter-tests".into(),
-            ..ClientConfig::new(server, trust)
-        }
+        pinned_config(server, &self.data_dir, self.fingerprint)
     }
 
     /// Registers `name` and logs in.
     pub async fn user(&self, name: &str) -> (Client, Events) {
         register_and_login(self.client_config(), name).await
+    }
+}
+
+/// Client settings for `server` that pin `fingerprint`, with a
+/// known-servers file in the server's data dir.
+pub fn pinned_config(server: &str, data_dir: &Path, fingerprint: Fingerprint) -> ClientConfig {
+    let trust = Trust {
+        known_servers: data_dir.join("test_known_servers"),
+        pinned: Some(fingerprint),
+        first_use: FirstUse::Refuse,
+    };
+    ClientConfig {
+        software: "natter-tests".into(),
+        ..ClientConfig::new(server, trust)
     }
 }
 
