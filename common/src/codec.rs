@@ -268,10 +268,10 @@ mod tests {
     #[test]
     fn golden_frames_match_the_protocol_document() {
         let hello = Hello {
-            version: 2,
+            version: 3,
             software: "cli".into(),
         };
-        assert_eq!(hex(&encode_frame(&hello).unwrap()), "050000000203636c69");
+        assert_eq!(hex(&encode_frame(&hello).unwrap()), "050000000303636c69");
 
         let ping = ClientMsg::Ping { nonce: 300 };
         assert_eq!(hex(&encode_frame(&ping).unwrap()), "0300000005ac02");
@@ -302,6 +302,15 @@ mod tests {
         assert_eq!(
             hex(&encode_frame(&joined).unwrap()),
             "0500000005 03626f62".replace(' ', "")
+        );
+
+        let presence = ServerMsg::Presence {
+            came: vec![UserName::parse("bob").unwrap()],
+            went: vec![],
+        };
+        assert_eq!(
+            hex(&encode_frame(&presence).unwrap()),
+            "070000000d0103626f6200"
         );
     }
 

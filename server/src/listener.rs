@@ -117,6 +117,10 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         crate::media::spawn_sweeper(&self.ctx, stop.clone());
+        tokio::spawn(crate::hub::presence::tick(
+            self.ctx.hub.clone(),
+            stop.clone(),
+        ));
         let sessions = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.ctx.config.max_connections));
         let explaining = Arc::new(Semaphore::new(MAX_EXPLAINED_REFUSALS));
