@@ -69,7 +69,7 @@ impl<'a> Session<'a> {
         let mut sub = self.ctx.hub.join(&self.login.account.name);
         self.kicked = sub.kicked.clone();
         let close = match self.enlist(sub.id).await {
-            Ok(()) => self.welcome(sub.online.clone()).await,
+            Ok(()) => Box::pin(self.welcome(sub.online.clone())).await,
             Err(close) => Err(close),
         };
         let close = match close {
@@ -146,7 +146,9 @@ impl<'a> Session<'a> {
                 },
                 Some(_) = self.transfers.join_next() => Ok(()),
                 msg = reader.read::<ClientMsg>() => match msg {
-                    Ok(Some(msg)) => self.handle(msg).await,
+                    // Boxed: an idle session's task need not hold the
+                    // state of a send or a history page (~10 KiB).
+                    Ok(Some(msg)) => Box::pin(self.handle(msg)).await,
                     Ok(None) => return Close::ClientClosed,
                     Err(e) => return Close::from_frame(e),
                 },
