@@ -24,9 +24,15 @@
 //!
 //! `natter-bench history` (see [`history`]) times history pages from a
 //! store of a million messages, against a bare-table read of the same size.
+//!
+//! `natter-bench fanout` (see [`fanout`]) measures a room of thousands:
+//! deliveries per second, loss, latency and server CPU per delivery,
+//! against a bare quinn relay.
 
 mod abuse;
+mod fanout;
 mod history;
+mod load;
 mod wan;
 
 use std::path::{Path, PathBuf};
@@ -123,6 +129,41 @@ enum Bench {
         #[arg(long, default_value_t = 1)]
         transfers: usize,
     },
+    /// A room of thousands: N sessions, S of them posting at a fixed total
+    /// rate; deliveries/s, loss, latency, server CPU per delivery and RSS,
+    /// against a bare quinn relay measured in the same run.
+    Fanout {
+        /// Sessions in the room (all receive every group message).
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// How many of them send.
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Messages per second, all senders together, evenly paced.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Bytes of text per message (at least 31: the stamp).
+        #[arg(long, default_value_t = 100)]
+        body: usize,
+        /// Seconds of the send phase.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Most seconds to wait after the send phase for the last
+        /// deliveries (the wait ends as soon as all have arrived).
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// Where the server's data dir goes (default: a temp dir under
+        /// $TMPDIR; point it at the real disk to include fsync stalls).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Skip the bare-relay baseline.
+        #[arg(long)]
+        no_baseline: bool,
+    },
+    /// (internal) The child of fanout, idle and login: a Natter server with
+    /// all of natter-server's flags, or the bare relay.
+    #[command(hide = true)]
+    ServeLoad(load::serve::ServeLoad),
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
     Serve {
@@ -177,6 +218,27 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
+        Bench::Fanout {
+            clients,
+            senders,
+            rate,
+            body,
+            secs,
+            grace,
+            dir,
+            no_baseline,
+        } => {
+            let load = load::room::Load {
+                clients: clients.max(1),
+                senders: senders.clamp(1, clients.max(1)),
+                rate: rate.max(0.1),
+                body,
+                secs: secs.max(0.1),
+                grace: Duration::from_secs_f64(grace.max(0.0)),
+            };
+            fanout::fanout(load, dir, !no_baseline).await
+        }
+        Bench::ServeLoad(args) => load::serve::serve_load(args).await,
         Bench::Serve { dir, congestion } => serve(&dir, congestion).await,
     }
 }

@@ -1,0 +1,132 @@
+//! `natter-bench fanout`: a room of `--clients` sessions in which
+//! `--senders` of them post `--body`-byte texts at `--rate` messages per
+//! second in all, on a fixed schedule, for `--secs` seconds. Every session
+//! (senders included: the server delivers group messages to all) times each
+//! delivery from the send time stamped in the text, and checks duplicates
+//! and order per sender. The server runs in a child pinned to CPU 0, the
+//! driver on CPU 1; the same driver then runs against a bare quinn relay in
+//! a child of its own (the baseline: what quinn and the driver allow).
+//!
+//! Prints one JSON line: delivered, lost (accepted × sessions − first
+//! deliveries, after a grace that ends as soon as everything arrived),
+//! duplicates, order anomalies, latency percentiles, server CPU and µs per
+//! delivery, server RSS, driver CPU; the baseline's under "baseline".
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use natter_tests::PASSWORD;
+
+use crate::load::child::{pin_driver, LoadChild};
+use crate::load::room::{self, Load, Shared, Target};
+use crate::load::{accounts, fs_kind, lifted_limits, raise_fd_limit, summary};
+use crate::rounded;
+
+/// Runs the scenario and prints its JSON line.
+pub async fn fanout(load: Load, dir: Option<PathBuf>, baseline: bool) -> anyhow::Result<()> {
+    raise_fd_limit();
+    let pinned = pin_driver();
+    let temp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+    let data = temp.path().join("server");
+    let made = Instant::now();
+    let tokens = accounts::create(&data, load.clients, PASSWORD)
+        .await?
+        .into_iter()
+        .map(|a| a.token)
+        .collect();
+    let accounts_secs = made.elapsed().as_secs_f64();
+    let server = LoadChild::natter(&data, &lifted_limits(load.clients)).await?;
+    let mut report = measure(&server, Target::Natter(Arc::new(tokens)), &load).await?;
+    let pinned = pinned && server.pinned;
+    server.stop().await?;
+    if baseline {
+        let relay = LoadChild::relay(&temp.path().join("relay")).await?;
+        report["baseline"] = measure(&relay, Target::Relay, &load).await?;
+        relay.stop().await?;
+    }
+    let head = serde_json::json!({
+        "scenario": "fanout",
+        "clients": load.clients,
+        "senders": load.senders,
+        "rate": load.rate,
+        "body": load.body,
+        "secs": load.secs,
+        "pinned": pinned,
+        "dir_fs": fs_kind(temp.path()),
+        "accounts": accounts::HOW,
+        "accounts_secs": rounded(accounts_secs, 2),
+    });
+    let mut line = head.as_object().cloned().unwrap_or_default();
+    line.extend(report.as_object().cloned().unwrap_or_default());
+    println!("{}", serde_json::Value::Object(line));
+    Ok(())
+}
+
+/// One run of the load against `child`: its figures as a JSON object.
+async fn measure(
+    child: &LoadChild,
+    target: Target,
+    load: &Load,
+) -> anyhow::Result<serde_json::Value> {
+    let rss_before = child.rss_mib();
+    let shared = Shared::new(load.clone(), matches!(target, Target::Relay));
+    let setup = Instant::now();
+    let tasks = room::fill(child.addr, &target, &shared).await?;
+    let setup_secs = setup.elapsed().as_secs_f64();
+    let quiet_secs = child.quiet(Duration::from_secs(30)).await.as_secs_f64();
+    let (server_cpu, driver_cpu) = (child.cpu_seconds(), crate::cpu_seconds("self"));
+    let start = Instant::now() + Duration::from_millis(50);
+    shared.start(start);
+    tokio::time::sleep_until((start + Duration::from_secs_f64(load.secs)).into()).await;
+    // The grace: over as soon as every accepted message reached everyone
+    // still connected (checked every 10 ms), or at its deadline.
+    let deadline = Instant::now() + load.grace;
+    while !shared.drained() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let server_cpu = child.cpu_seconds() - server_cpu;
+    let driver_cpu = crate::cpu_seconds("self") - driver_cpu;
+    let (rss_after, rss_peak) = (child.rss_mib(), child.peak_rss_mib());
+    shared.stop.cancel();
+    let mut latencies = Vec::new();
+    let (mut duplicates, mut anomalies, mut last_ns) = (0, 0, 0);
+    for task in tasks {
+        let tally = task.await??;
+        latencies.extend(tally.latencies_us.iter().map(|&us| f64::from(us) / 1000.0));
+        duplicates += tally.duplicates;
+        anomalies += tally.order_anomalies;
+        last_ns = last_ns.max(tally.last_ns);
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let deliveries = latencies.len() as u64;
+    let accepted = shared.accepted.load(Relaxed);
+    let expected = accepted * load.clients as u64;
+    let window = (last_ns.saturating_sub(shared.ns(start)) as f64 / 1e9).max(load.secs);
+    let per_delivery = |cpu: f64| rounded(cpu * 1e6 / deliveries.max(1) as f64, 2);
+    Ok(serde_json::json!({
+        "setup_secs": rounded(setup_secs, 2),
+        "quiet_secs": rounded(quiet_secs, 2),
+        "sent": shared.sent.load(Relaxed),
+        "accepted": accepted,
+        "rejected": shared.rejected.load(Relaxed),
+        "deliveries": deliveries,
+        "deliveries_per_sec": rounded(deliveries as f64 / window, 0),
+        "lost": expected.saturating_sub(deliveries),
+        "duplicates": duplicates,
+        "order_anomalies": anomalies,
+        "dropped_clients": shared.closed.load(Relaxed),
+        "max_send_lag_ms": rounded(shared.send_lag_us.load(Relaxed) as f64 / 1000.0, 1),
+        "latency_ms": summary(&latencies, 2),
+        "server_cpu_s": rounded(server_cpu, 2),
+        "us_per_delivery": per_delivery(server_cpu),
+        "driver_cpu_s": rounded(driver_cpu, 2),
+        "driver_us_per_delivery": per_delivery(driver_cpu),
+        "server_rss_mib": {
+            "before": rounded(rss_before, 1),
+            "peak": rounded(rss_peak, 1),
+            "after": rounded(rss_after, 1),
+        },
+    }))
+}
