@@ -28,10 +28,14 @@
 //! `natter-bench fanout` (see [`fanout`]) measures a room of thousands:
 //! deliveries per second, loss, latency and server CPU per delivery,
 //! against a bare quinn relay.
+//!
+//! `natter-bench idle` (see [`idle`]) measures the server's memory per
+//! idle logged-in client, against the bare relay's per connection.
 
 mod abuse;
 mod fanout;
 mod history;
+mod idle;
 mod load;
 mod wan;
 
@@ -160,6 +164,21 @@ enum Bench {
         #[arg(long)]
         no_baseline: bool,
     },
+    /// Server memory per idle logged-in client (RSS before the logins and
+    /// after N sessions caught up and settled), against the bare quinn
+    /// relay's per connection.
+    Idle {
+        /// Idle sessions to hold.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Where the server's data dir goes (default: a temp dir under
+        /// $TMPDIR).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Skip the bare-relay baseline.
+        #[arg(long)]
+        no_baseline: bool,
+    },
     /// (internal) The child of fanout, idle and login: a Natter server with
     /// all of natter-server's flags, or the bare relay.
     #[command(hide = true)]
@@ -238,6 +257,11 @@ async fn main() -> anyhow::Result<()> {
             };
             fanout::fanout(load, dir, !no_baseline).await
         }
+        Bench::Idle {
+            clients,
+            dir,
+            no_baseline,
+        } => idle::idle(clients.max(1), dir, !no_baseline).await,
         Bench::ServeLoad(args) => load::serve::serve_load(args).await,
         Bench::Serve { dir, congestion } => serve(&dir, congestion).await,
     }
