@@ -31,11 +31,7 @@ pub async fn fanout(load: Load, dir: Option<PathBuf>, baseline: bool) -> anyhow:
     let temp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
     let data = temp.path().join("server");
     let made = Instant::now();
-    let tokens = accounts::create(&data, load.clients, PASSWORD)
-        .await?
-        .into_iter()
-        .map(|a| a.token)
-        .collect();
+    let tokens = accounts::create(&data, load.clients, PASSWORD).await?;
     let accounts_secs = made.elapsed().as_secs_f64();
     let server = LoadChild::natter(&data, &lifted_limits(load.clients)).await?;
     let mut report = measure(&server, Target::Natter(Arc::new(tokens)), &load).await?;

@@ -25,11 +25,7 @@ pub async fn idle(clients: usize, dir: Option<PathBuf>, baseline: bool) -> anyho
     let pinned = pin_driver();
     let temp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
     let data = temp.path().join("server");
-    let tokens = accounts::create(&data, clients, PASSWORD)
-        .await?
-        .into_iter()
-        .map(|a| a.token)
-        .collect();
+    let tokens = accounts::create(&data, clients, PASSWORD).await?;
     let server = LoadChild::natter(&data, &lifted_limits(clients)).await?;
     let natter = hold(&server, Target::Natter(Arc::new(tokens)), clients).await?;
     let pinned = pinned && server.pinned;

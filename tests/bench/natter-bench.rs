@@ -31,12 +31,16 @@
 //!
 //! `natter-bench idle` (see [`idle`]) measures the server's memory per
 //! idle logged-in client, against the bare relay's per connection.
+//!
+//! `natter-bench login` (see [`login`]) times login storms and token
+//! reconnects after a server crash, through the real client library.
 
 mod abuse;
 mod fanout;
 mod history;
 mod idle;
 mod load;
+mod login;
 mod wan;
 
 use std::path::{Path, PathBuf};
@@ -179,10 +183,26 @@ enum Bench {
         #[arg(long)]
         no_baseline: bool,
     },
+    /// Logins through the real client library: N at once (storm), or N
+    /// reconnecting with their tokens after the server is killed and
+    /// started again (tokens). Times, failures by kind, server RSS.
+    Login {
+        /// Clients (pre-created accounts).
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// storm: all log in at once with passwords; tokens: all reconnect
+        /// by themselves after a server crash and restart.
+        #[arg(long, value_enum, default_value = "storm")]
+        mode: login::Mode,
+        /// Where the server's data dir goes (default: a temp dir under
+        /// $TMPDIR).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// (internal) The child of fanout, idle and login: a Natter server with
     /// all of natter-server's flags, or the bare relay.
     #[command(hide = true)]
-    ServeLoad(load::serve::ServeLoad),
+    ServeLoad(Box<load::serve::ServeLoad>),
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
     Serve {
@@ -262,7 +282,8 @@ async fn main() -> anyhow::Result<()> {
             dir,
             no_baseline,
         } => idle::idle(clients.max(1), dir, !no_baseline).await,
-        Bench::ServeLoad(args) => load::serve::serve_load(args).await,
+        Bench::Login { clients, mode, dir } => login::login(clients.max(1), mode, dir).await,
+        Bench::ServeLoad(args) => load::serve::serve_load(*args).await,
         Bench::Serve { dir, congestion } => serve(&dir, congestion).await,
     }
 }

@@ -17,20 +17,14 @@ use rusqlite::{params, Connection};
 pub const HOW: &str = "pre-created: one argon2id hash (server's hasher and parameters) \
      and one login token per account, inserted into the store's SQLite in one transaction";
 
-/// One pre-created account.
-pub struct LoadAccount {
-    pub name: String,
-    pub token: SessionToken,
-}
-
 /// The name of account `i`.
 pub fn name(i: usize) -> String {
     format!("load{i}")
 }
 
-/// Creates `count` accounts (`load0`, `load1`, …) with `password` in the
-/// data dir `dir`, each with a valid token.
-pub async fn create(dir: &Path, count: usize, password: &str) -> anyhow::Result<Vec<LoadAccount>> {
+/// Creates `count` accounts ([`name`]`(0)`, …) with `password` in the
+/// data dir `dir`, each with a valid token: the tokens, in account order.
+pub async fn create(dir: &Path, count: usize, password: &str) -> anyhow::Result<Vec<SessionToken>> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("natter.db");
     drop(SqliteStore::open(&path)?);
@@ -46,12 +40,12 @@ pub async fn create(dir: &Path, count: usize, password: &str) -> anyhow::Result<
     .await?
 }
 
-fn insert(path: &Path, count: usize, phc: &str) -> anyhow::Result<Vec<LoadAccount>> {
+fn insert(path: &Path, count: usize, phc: &str) -> anyhow::Result<Vec<SessionToken>> {
     let mut db = Connection::open(path)?;
     let tx = db.transaction()?;
     let now = Timestamp::now().0;
     let expires = now + 30 * 24 * 3600 * 1000;
-    let mut accounts = Vec::with_capacity(count);
+    let mut tokens = Vec::with_capacity(count);
     {
         let mut account = tx.prepare(
             "INSERT INTO accounts (name, name_key, password_hash, created_at)
@@ -67,12 +61,9 @@ fn insert(path: &Path, count: usize, phc: &str) -> anyhow::Result<Vec<LoadAccoun
             let id = tx.last_insert_rowid();
             let (secret, hash) = natter_server::auth::new_token();
             token.execute(params![&hash[..], id, expires])?;
-            accounts.push(LoadAccount {
-                name: name.as_str().to_owned(),
-                token: secret,
-            });
+            tokens.push(secret);
         }
     }
     tx.commit()?;
-    Ok(accounts)
+    Ok(tokens)
 }

@@ -63,7 +63,9 @@ pub fn raise_fd_limit() -> Option<u64> {
 /// Server flags that lift the abuse limits a load test trips on purpose:
 /// the connection count, the per-address caps (each source address
 /// carries [`session::PER_ADDRESS`] clients) and the per-user send rate.
-/// The slow-consumer queue stays at its default: it is under test.
+/// A room filling up slows every login (each is announced to everyone
+/// online), so the time allowed to log in is lifted too. The
+/// slow-consumer queue stays at its default: it is under test.
 pub fn lifted_limits(clients: usize) -> Vec<String> {
     let per_address = session::PER_ADDRESS.to_string();
     [
@@ -73,6 +75,7 @@ pub fn lifted_limits(clients: usize) -> Vec<String> {
         ("--messages-per-sec", "1000000".into()),
         ("--message-burst", "1000000".into()),
         ("--idle-timeout-secs", "60".into()),
+        ("--auth-timeout-secs", "300".into()),
     ]
     .into_iter()
     .flat_map(|(flag, value)| [flag.to_owned(), value])
