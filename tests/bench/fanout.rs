@@ -21,6 +21,7 @@ use natter_tests::PASSWORD;
 
 use crate::load::child::{pin_driver, LoadChild};
 use crate::load::room::{self, Load, Shared, Target};
+use crate::load::tally::Totals;
 use crate::load::{accounts, fs_kind, lifted_limits, raise_fd_limit, summary};
 use crate::rounded;
 
@@ -72,35 +73,20 @@ async fn measure(
     let tasks = room::fill(child.addr, &target, &shared).await?;
     let setup_secs = setup.elapsed().as_secs_f64();
     let quiet_secs = child.quiet(Duration::from_secs(30)).await.as_secs_f64();
-    let (server_cpu, driver_cpu) = (child.cpu_seconds(), crate::cpu_seconds("self"));
-    let start = Instant::now() + Duration::from_millis(50);
-    shared.start(start);
-    tokio::time::sleep_until((start + Duration::from_secs_f64(load.secs)).into()).await;
-    // The grace: over as soon as every accepted message reached everyone
-    // still connected (checked every 10 ms), or at its deadline.
-    let deadline = Instant::now() + load.grace;
-    while !shared.drained() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let server_cpu = child.cpu_seconds() - server_cpu;
-    let driver_cpu = crate::cpu_seconds("self") - driver_cpu;
+    let (start, server_cpu, driver_cpu) = send_phase(child, &shared).await;
     let (rss_after, rss_peak) = (child.rss_mib(), child.peak_rss_mib());
     shared.stop.cancel();
-    let mut latencies = Vec::new();
-    let (mut duplicates, mut anomalies, mut last_ns) = (0, 0, 0);
+    let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
-        let tally = task.await??;
-        latencies.extend(tally.latencies_us.iter().map(|&us| f64::from(us) / 1000.0));
-        duplicates += tally.duplicates;
-        anomalies += tally.order_anomalies;
-        last_ns = last_ns.max(tally.last_ns);
+        tallies.push(task.await??);
     }
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    let deliveries = latencies.len() as u64;
+    let totals = Totals::of(tallies);
+    let deliveries = totals.deliveries();
     let accepted = shared.accepted.load(Relaxed);
     let expected = accepted * load.clients as u64;
-    let window = (last_ns.saturating_sub(shared.ns(start)) as f64 / 1e9).max(load.secs);
+    let window = (totals.last_ns.saturating_sub(shared.ns(start)) as f64 / 1e9).max(load.secs);
     let per_delivery = |cpu: f64| rounded(cpu * 1e6 / deliveries.max(1) as f64, 2);
+    let first_drop = shared.first_close.lock().ok().and_then(|r| r.clone());
     Ok(serde_json::json!({
         "setup_secs": rounded(setup_secs, 2),
         "quiet_secs": rounded(quiet_secs, 2),
@@ -110,11 +96,12 @@ async fn measure(
         "deliveries": deliveries,
         "deliveries_per_sec": rounded(deliveries as f64 / window, 0),
         "lost": expected.saturating_sub(deliveries),
-        "duplicates": duplicates,
-        "order_anomalies": anomalies,
+        "duplicates": totals.duplicates,
+        "order_anomalies": totals.order_anomalies,
         "dropped_clients": shared.closed.load(Relaxed),
+        "first_drop_reason": first_drop,
         "max_send_lag_ms": rounded(shared.send_lag_us.load(Relaxed) as f64 / 1000.0, 1),
-        "latency_ms": summary(&latencies, 2),
+        "latency_ms": summary(&totals.latencies_ms, 2),
         "server_cpu_s": rounded(server_cpu, 2),
         "us_per_delivery": per_delivery(server_cpu),
         "driver_cpu_s": rounded(driver_cpu, 2),
@@ -125,4 +112,25 @@ async fn measure(
             "after": rounded(rss_after, 1),
         },
     }))
+}
+
+/// Releases the senders, waits out the send phase and the grace; when the
+/// schedule started, and the CPU seconds server and driver used meanwhile.
+async fn send_phase(child: &LoadChild, shared: &Shared) -> (Instant, f64, f64) {
+    let (server_cpu, driver_cpu) = (child.cpu_seconds(), crate::cpu_seconds("self"));
+    let start = Instant::now() + Duration::from_millis(50);
+    shared.start(start);
+    let end = start + Duration::from_secs_f64(shared.load.secs);
+    tokio::time::sleep_until(end.into()).await;
+    // The grace: over as soon as every accepted message reached everyone
+    // still connected (checked every 10 ms), or at its deadline.
+    let deadline = Instant::now() + shared.load.grace;
+    while !shared.drained() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (
+        start,
+        child.cpu_seconds() - server_cpu,
+        crate::cpu_seconds("self") - driver_cpu,
+    )
 }

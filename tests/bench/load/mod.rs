@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod child;
 pub mod frames;
+pub mod presence;
 pub mod relay;
 pub mod room;
 pub mod serve;

@@ -21,7 +21,7 @@ use super::stamp::Stamp;
 use super::tally::Tally;
 
 /// Handshakes in flight at once while the room fills.
-const HANDSHAKES: usize = 64;
+const HANDSHAKES: usize = 32;
 
 /// The shape of a run.
 #[derive(Clone)]
@@ -172,6 +172,9 @@ pub fn spawn_client(
 
 /// One frame from the server: a stamped message, or an answer to a send.
 fn receive(payload: &[u8], tally: &mut Tally, shared: &Shared) {
+    if super::presence::is_presence(payload) {
+        return;
+    }
     let Ok(msg) = decode_payload::<ServerMsg>(payload) else {
         return;
     };

@@ -72,7 +72,7 @@ pub async fn resume(
         let resume = ClientMsg::Resume { token, since: None };
         write_frame(&mut session.send, &resume).await?;
         loop {
-            match session.read().await? {
+            match session.read_past_presence().await? {
                 ServerMsg::CaughtUp { .. } => return Ok(session),
                 ServerMsg::Refused(refusal) => bail!("resume refused: {refusal}"),
                 _ => {}
@@ -114,5 +114,16 @@ impl Session {
     pub async fn read(&mut self) -> anyhow::Result<ServerMsg> {
         let payload = self.frames.next().await?.context("server closed")?;
         Ok(decode_payload(payload)?)
+    }
+
+    /// The next server message that is not a presence notice (those are
+    /// skipped undecoded, see [`super::presence`]).
+    pub async fn read_past_presence(&mut self) -> anyhow::Result<ServerMsg> {
+        loop {
+            let payload = self.frames.next().await?.context("server closed")?;
+            if !super::presence::is_presence(payload) {
+                return Ok(decode_payload(payload)?);
+            }
+        }
     }
 }

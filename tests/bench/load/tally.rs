@@ -58,6 +58,40 @@ impl Tally {
     }
 }
 
+/// Every recipient's tally together.
+pub struct Totals {
+    /// Sorted, in ms.
+    pub latencies_ms: Vec<f64>,
+    pub duplicates: u64,
+    pub order_anomalies: u64,
+    pub last_ns: u64,
+}
+
+impl Totals {
+    pub fn of(tallies: impl IntoIterator<Item = Tally>) -> Self {
+        let mut totals = Self {
+            latencies_ms: Vec::new(),
+            duplicates: 0,
+            order_anomalies: 0,
+            last_ns: 0,
+        };
+        for tally in tallies {
+            let ms = tally.latencies_us.iter().map(|&us| f64::from(us) / 1000.0);
+            totals.latencies_ms.extend(ms);
+            totals.duplicates += tally.duplicates;
+            totals.order_anomalies += tally.order_anomalies;
+            totals.last_ns = totals.last_ns.max(tally.last_ns);
+        }
+        totals.latencies_ms.sort_by(|a, b| a.total_cmp(b));
+        totals
+    }
+
+    /// First deliveries.
+    pub fn deliveries(&self) -> u64 {
+        self.latencies_ms.len() as u64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
