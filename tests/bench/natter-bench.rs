@@ -24,9 +24,23 @@
 //!
 //! `natter-bench history` (see [`history`]) times history pages from a
 //! store of a million messages, against a bare-table read of the same size.
+//!
+//! `natter-bench fanout` (see [`fanout`]) measures a room of thousands:
+//! deliveries per second, loss, latency and server CPU per delivery,
+//! against a bare quinn relay.
+//!
+//! `natter-bench idle` (see [`idle`]) measures the server's memory per
+//! idle logged-in client, against the bare relay's per connection.
+//!
+//! `natter-bench login` (see [`login`]) times login storms and token
+//! reconnects after a server crash, through the real client library.
 
 mod abuse;
+mod fanout;
 mod history;
+mod idle;
+mod load;
+mod login;
 mod wan;
 
 use std::path::{Path, PathBuf};
@@ -123,6 +137,72 @@ enum Bench {
         #[arg(long, default_value_t = 1)]
         transfers: usize,
     },
+    /// A room of thousands: N sessions, S of them posting at a fixed total
+    /// rate; deliveries/s, loss, latency, server CPU per delivery and RSS,
+    /// against a bare quinn relay measured in the same run.
+    Fanout {
+        /// Sessions in the room (all receive every group message).
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// How many of them send.
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Messages per second, all senders together, evenly paced.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Bytes of text per message (at least 31: the stamp).
+        #[arg(long, default_value_t = 100)]
+        body: usize,
+        /// Seconds of the send phase.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Most seconds to wait after the send phase for the last
+        /// deliveries (the wait ends as soon as all have arrived).
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// Where the server's data dir goes (default: a temp dir under
+        /// $TMPDIR; point it at the real disk to include fsync stalls).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Skip the bare-relay baseline.
+        #[arg(long)]
+        no_baseline: bool,
+    },
+    /// Server memory per idle logged-in client (RSS before the logins and
+    /// after N sessions caught up and settled), against the bare quinn
+    /// relay's per connection.
+    Idle {
+        /// Idle sessions to hold.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Where the server's data dir goes (default: a temp dir under
+        /// $TMPDIR).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Skip the bare-relay baseline.
+        #[arg(long)]
+        no_baseline: bool,
+    },
+    /// Logins through the real client library: N at once (storm), or N
+    /// reconnecting with their tokens after the server is killed and
+    /// started again (tokens). Times, failures by kind, server RSS.
+    Login {
+        /// Clients (pre-created accounts).
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// storm: all log in at once with passwords; tokens: all reconnect
+        /// by themselves after a server crash and restart.
+        #[arg(long, value_enum, default_value = "storm")]
+        mode: login::Mode,
+        /// Where the server's data dir goes (default: a temp dir under
+        /// $TMPDIR).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// (internal) The child of fanout, idle and login: a Natter server with
+    /// all of natter-server's flags, or the bare relay.
+    #[command(hide = true)]
+    ServeLoad(Box<load::serve::ServeLoad>),
     /// (internal) The server side: a Natter server and a bare quinn sink.
     #[command(hide = true)]
     Serve {
@@ -177,6 +257,33 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
+        Bench::Fanout {
+            clients,
+            senders,
+            rate,
+            body,
+            secs,
+            grace,
+            dir,
+            no_baseline,
+        } => {
+            let load = load::room::Load {
+                clients: clients.max(1),
+                senders: senders.clamp(1, clients.max(1)),
+                rate: rate.max(0.1),
+                body,
+                secs: secs.max(0.1),
+                grace: Duration::from_secs_f64(grace.max(0.0)),
+            };
+            fanout::fanout(load, dir, !no_baseline).await
+        }
+        Bench::Idle {
+            clients,
+            dir,
+            no_baseline,
+        } => idle::idle(clients.max(1), dir, !no_baseline).await,
+        Bench::Login { clients, mode, dir } => login::login(clients.max(1), mode, dir).await,
+        Bench::ServeLoad(args) => load::serve::serve_load(*args).await,
         Bench::Serve { dir, congestion } => serve(&dir, congestion).await,
     }
 }

@@ -1,0 +1,93 @@
+//! `natter-bench idle`: what an idle logged-in client costs the server in
+//! memory. The server child's RSS is read before any login and again once
+//! `--clients` sessions have all caught up and the server has gone quiet
+//! (presence notices out, RSS steady); the difference per client in KiB.
+//! The baseline in the same run: the bare quinn relay child holding as
+//! many connections with one open stream each.
+//!
+//! Prints one JSON line. Target (issue 9): at most 40 KiB per idle
+//! authenticated client at N=1000 and at N=5000.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use natter_tests::PASSWORD;
+
+use crate::load::child::{pin_driver, LoadChild};
+use crate::load::room::{self, Load, Shared, Target};
+use crate::load::{accounts, fs_kind, lifted_limits, raise_fd_limit};
+use crate::rounded;
+
+/// Runs the scenario and prints its JSON line.
+pub async fn idle(clients: usize, dir: Option<PathBuf>, baseline: bool) -> anyhow::Result<()> {
+    raise_fd_limit();
+    let pinned = pin_driver();
+    let temp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
+    let data = temp.path().join("server");
+    let tokens = accounts::create(&data, clients, PASSWORD).await?;
+    let server = LoadChild::natter(&data, &lifted_limits(clients)).await?;
+    let natter = hold(&server, Target::Natter(Arc::new(tokens)), clients).await?;
+    let pinned = pinned && server.pinned;
+    server.stop().await?;
+    let relay = if baseline {
+        let relay = LoadChild::relay(&temp.path().join("relay")).await?;
+        let held = hold(&relay, Target::Relay, clients).await?;
+        relay.stop().await?;
+        held
+    } else {
+        serde_json::Value::Null
+    };
+    let report = serde_json::json!({
+        "scenario": "idle",
+        "clients": clients,
+        "pinned": pinned,
+        "dir_fs": fs_kind(temp.path()),
+        "accounts": accounts::HOW,
+        "per_client_kib": natter["per_client_kib"],
+        "natter": natter,
+        "baseline": relay,
+    });
+    println!("{report}");
+    Ok(())
+}
+
+/// Fills `child` with `clients` idle sessions; its memory before and after.
+async fn hold(
+    child: &LoadChild,
+    target: Target,
+    clients: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let before = child.settled_rss_mib(Duration::from_secs(5)).await;
+    let load = Load {
+        clients,
+        senders: 0,
+        rate: 1.0,
+        body: 0,
+        secs: 0.0,
+        grace: Duration::ZERO,
+    };
+    let shared = Shared::new(load, matches!(target, Target::Relay));
+    let setup = Instant::now();
+    let tasks = room::fill(child.addr, &target, &shared).await?;
+    let setup_secs = setup.elapsed().as_secs_f64();
+    let quiet_secs = child.quiet(Duration::from_secs(60)).await.as_secs_f64();
+    let after = child.settled_rss_mib(Duration::from_secs(10)).await;
+    let (peak, cpu) = (child.peak_rss_mib(), child.cpu_seconds());
+    shared.stop.cancel();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(serde_json::json!({
+        "setup_secs": rounded(setup_secs, 2),
+        "quiet_secs": rounded(quiet_secs, 2),
+        "server_cpu_s": rounded(cpu, 2),
+        "dropped_clients": shared.closed.load(std::sync::atomic::Ordering::Relaxed),
+        "rss_mib": {
+            "before": rounded(before, 1),
+            "after": rounded(after, 1),
+            "peak": rounded(peak, 1),
+        },
+        "per_client_kib": rounded((after - before) * 1024.0 / clients.max(1) as f64, 1),
+    }))
+}

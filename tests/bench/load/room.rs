@@ -1,0 +1,306 @@
+//! The fan-out load: N sessions in one room, S of them sending on a fixed
+//! schedule, every session (senders included) timing and checking what it
+//! receives. One lightweight task per connection; the same driver runs
+//! against Natter and against the bare relay.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use natter_common::codec::{decode_payload, encode_frame};
+use natter_common::{
+    ChatMessage, ClientMsg, ClientMsgId, Content, MessageId, Recipient, ServerMsg, SessionToken,
+    Timestamp, UserName,
+};
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::session::{self, Session};
+use super::stamp::Stamp;
+use super::tally::Tally;
+
+/// Handshakes in flight at once while the room fills.
+const HANDSHAKES: usize = 32;
+
+/// The shape of a run.
+#[derive(Clone)]
+pub struct Load {
+    pub clients: usize,
+    pub senders: usize,
+    /// Messages per second, all senders together.
+    pub rate: f64,
+    pub body: usize,
+    pub secs: f64,
+    /// How long to wait past the send phase for the last deliveries.
+    pub grace: Duration,
+}
+
+/// Who the clients talk to: Natter (each resumes with its token) or the
+/// bare relay.
+#[derive(Clone)]
+pub enum Target {
+    Natter(Arc<Vec<SessionToken>>),
+    Relay,
+}
+
+/// State every client task shares: counters, the start signal, the stop.
+pub struct Shared {
+    /// The one monotonic clock every stamp is read from.
+    clock: Instant,
+    pub load: Load,
+    relay: bool,
+    pub ready: AtomicUsize,
+    pub sent: AtomicU64,
+    pub accepted: AtomicU64,
+    pub rejected: AtomicU64,
+    /// First deliveries, all recipients together.
+    pub received: AtomicU64,
+    /// Sessions whose stream ended before the run stopped.
+    pub closed: AtomicUsize,
+    /// Why the first session that ended early ended.
+    pub first_close: std::sync::Mutex<Option<String>>,
+    /// Worst lateness of a send against its schedule, µs.
+    pub send_lag_us: AtomicU64,
+    start: watch::Sender<Option<Instant>>,
+    pub stop: CancellationToken,
+}
+
+impl Shared {
+    pub fn new(load: Load, relay: bool) -> Arc<Self> {
+        Arc::new(Self {
+            clock: Instant::now(),
+            load,
+            relay,
+            ready: AtomicUsize::new(0),
+            sent: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            closed: AtomicUsize::new(0),
+            send_lag_us: AtomicU64::new(0),
+            first_close: std::sync::Mutex::new(None),
+            start: watch::channel(None).0,
+            stop: CancellationToken::new(),
+        })
+    }
+
+    /// Releases the senders: their schedule starts at `at`.
+    pub fn start(&self, at: Instant) {
+        self.start.send_replace(Some(at));
+    }
+
+    /// `at` in ns on the shared clock.
+    pub fn ns(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.clock).as_nanos() as u64
+    }
+
+    /// Counts a session that ended before the stop, keeping the first
+    /// reason.
+    fn closed(&self, connection: &quinn::Connection, error: Option<anyhow::Error>) {
+        self.closed.fetch_add(1, Relaxed);
+        let reason = match (connection.close_reason(), error) {
+            (Some(reason), _) => reason.to_string(),
+            (None, Some(e)) => e.to_string(),
+            (None, None) => "the server finished the stream".into(),
+        };
+        let mut first = self.first_close.lock().unwrap_or_else(|p| p.into_inner());
+        first.get_or_insert(reason);
+    }
+
+    /// Whether every send is answered and every answered message reached
+    /// every session still connected.
+    pub fn drained(&self) -> bool {
+        let (sent, accepted) = (self.sent.load(Relaxed), self.accepted.load(Relaxed));
+        let online = (self.load.clients - self.closed.load(Relaxed)) as u64;
+        accepted + self.rejected.load(Relaxed) >= sent
+            && self.received.load(Relaxed) >= accepted * online
+    }
+}
+
+/// Spawns client `i`: it gets in (waiting for a handshake slot), then
+/// receives until the stop; senders also send on their schedule.
+pub fn spawn_client(
+    i: usize,
+    endpoint: quinn::Endpoint,
+    server: SocketAddr,
+    target: Target,
+    shared: Arc<Shared>,
+    handshakes: Arc<Semaphore>,
+) -> tokio::task::JoinHandle<anyhow::Result<Tally>> {
+    tokio::spawn(async move {
+        let permit = handshakes.acquire_owned().await?;
+        let session = match &target {
+            Target::Natter(tokens) => session::resume(&endpoint, server, tokens[i].clone()).await?,
+            Target::Relay => session::join_relay(&endpoint, server).await?,
+        };
+        drop(permit);
+        shared.ready.fetch_add(1, Relaxed);
+        let Session {
+            connection,
+            send,
+            mut frames,
+        } = session;
+        // Finishing the control stream would end the session: senders
+        // keep it in their task, the others here.
+        let (sender, _send) = if i < shared.load.senders {
+            (Some(tokio::spawn(sender(i, send, shared.clone()))), None)
+        } else {
+            (None, Some(send))
+        };
+        let expected = (shared.load.rate * shared.load.secs) as usize + 16;
+        let mut tally = Tally::new(shared.load.senders, expected);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shared.stop.cancelled() => break,
+                frame = frames.next() => match frame {
+                    Ok(Some(payload)) => receive(payload, &mut tally, &shared),
+                    end => {
+                        shared.closed(&connection, end.err());
+                        break;
+                    }
+                },
+            }
+        }
+        if let Some(sender) = sender {
+            sender.abort();
+        }
+        Ok(tally)
+    })
+}
+
+/// One frame from the server: a stamped message, or an answer to a send.
+fn receive(payload: &[u8], tally: &mut Tally, shared: &Shared) {
+    if super::presence::is_presence(payload) {
+        return;
+    }
+    let Ok(msg) = decode_payload::<ServerMsg>(payload) else {
+        return;
+    };
+    match msg {
+        ServerMsg::Message(ChatMessage {
+            content: Content::Text(text),
+            ..
+        }) => {
+            let now = shared.ns(Instant::now());
+            if let Some(stamp) = Stamp::parse(&text) {
+                let before = tally.duplicates;
+                if tally.record(stamp, now) && tally.duplicates == before {
+                    shared.received.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        ServerMsg::Accepted { .. } => {
+            shared.accepted.fetch_add(1, Relaxed);
+        }
+        ServerMsg::Rejected { .. } => {
+            shared.rejected.fetch_add(1, Relaxed);
+        }
+        _ => {}
+    }
+}
+
+/// Sender `s`: its share of the schedule (message k of the run is due at
+/// k/R seconds and sent by sender k mod S), each stamped as it is written.
+/// Holds the stream open until the stop, since closing it ends the session.
+async fn sender(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
+    let mut start = shared.start.subscribe();
+    let Ok(at) = start
+        .wait_for(Option::is_some)
+        .await
+        .map(|t| t.unwrap_or_else(Instant::now))
+    else {
+        return;
+    };
+    let load = &shared.load;
+    let every = Duration::from_secs_f64(load.senders as f64 / load.rate);
+    let end = at + Duration::from_secs_f64(load.secs);
+    let from = UserName::parse(&format!("sender{s}")).expect("a valid name");
+    let mut due = at + Duration::from_secs_f64(s as f64 / load.rate);
+    let mut seq = 0u32;
+    while due < end {
+        tokio::time::sleep_until(due.into()).await;
+        let now = Instant::now();
+        let lag = now.saturating_duration_since(due).as_micros() as u64;
+        shared.send_lag_us.fetch_max(lag, Relaxed);
+        let stamp = Stamp {
+            sent_ns: shared.ns(now),
+            sender: s,
+            seq,
+        };
+        let text = Content::Text(stamp.text(load.body));
+        let frame = if shared.relay {
+            encode_frame(&ServerMsg::Message(ChatMessage {
+                id: MessageId(seq.into()),
+                from: from.clone(),
+                to: Recipient::Everyone,
+                sent_at: Timestamp(0),
+                content: text,
+            }))
+        } else {
+            encode_frame(&ClientMsg::Send {
+                client_id: ClientMsgId(u64::from(seq) + 1),
+                to: Recipient::Everyone,
+                content: text,
+            })
+        };
+        let Ok(frame) = frame else { return };
+        if send.write_all(&frame).await.is_err() {
+            return;
+        }
+        shared.sent.fetch_add(1, Relaxed);
+        if shared.relay {
+            shared.accepted.fetch_add(1, Relaxed);
+        }
+        seq += 1;
+        due += every;
+    }
+    shared.stop.cancelled().await;
+}
+
+/// Spawns all `clients` clients and waits until every one is in; the
+/// tasks, or the first error.
+pub async fn fill(
+    server: SocketAddr,
+    target: &Target,
+    shared: &Arc<Shared>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<Tally>>>> {
+    let n = shared.load.clients;
+    let endpoints = session::endpoints(n)?;
+    let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
+    let mut tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let endpoint = session::endpoint_for(&endpoints, i).clone();
+            spawn_client(
+                i,
+                endpoint,
+                server,
+                target.clone(),
+                shared.clone(),
+                handshakes.clone(),
+            )
+        })
+        .collect();
+    while shared.ready.load(Relaxed) < n {
+        if let Some(failed) = tasks.iter().position(|t| t.is_finished()) {
+            let task = tasks.swap_remove(failed);
+            shared.stop.cancel();
+            return Err(match task.await? {
+                Err(e) => e.context(format!("client {failed} failed to get in")),
+                Ok(_) => anyhow::anyhow!(
+                    "client {failed} was dropped before the run: {}",
+                    shared
+                        .first_close
+                        .lock()
+                        .map(|r| r.clone())
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(tasks)
+}
