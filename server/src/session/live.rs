@@ -3,7 +3,9 @@
 //! transfer streams until the session ends.
 
 use bytes::Bytes;
-use natter_common::codec::FrameReader;
+use std::pin::pin;
+
+use natter_common::codec::{FrameError, FrameReader};
 use natter_common::limits::MAX_CATCH_UP;
 use natter_common::{ClientMsg, MessageId, Refusal, ServerMsg};
 use quinn::{RecvStream, SendStream};
@@ -125,17 +127,27 @@ impl<'a> Session<'a> {
         sub: &mut crate::hub::Subscription,
         shutdown: &CancellationToken,
     ) -> Close {
+        // The waits that outlive one step are made once, not per step:
+        // making one and dropping it each cost a registration (a lock),
+        // and a busy room takes a step per delivery batch.
+        let connection = self.connection;
+        let kicked = sub.kicked.clone();
+        let mut shutting_down = pin!(shutdown.cancelled());
+        let mut kick = pin!(kicked.cancelled());
+        let mut accept = pin!(connection.accept_bi());
+        let mut read = pin!(read_one(reader));
         loop {
             let step = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return Close::Shutdown,
-                _ = sub.kicked.cancelled() => return Close::kicked(&sub.kicked),
+                _ = &mut shutting_down => return Close::Shutdown,
+                _ = &mut kick => return Close::kicked(&kicked),
                 out = sub.rx.recv() => match out {
                     Some(out) => self.pass_on(out, &mut sub.rx).await,
                     None => return Close::FellBehind,
                 },
-                stream = self.connection.accept_bi() => match stream {
+                stream = &mut accept => match stream {
                     Ok((send, recv)) => {
+                        accept.set(connection.accept_bi());
                         let (ctx, account) = (self.ctx.clone(), self.login.account.clone());
                         self.transfers.spawn(async move {
                             crate::media::serve(&ctx, &account, send, recv).await;
@@ -145,13 +157,16 @@ impl<'a> Session<'a> {
                     Err(e) => return Close::Lost(e.to_string()),
                 },
                 Some(_) = self.transfers.join_next() => Ok(()),
-                msg = reader.read::<ClientMsg>() => match msg {
-                    // Boxed: an idle session's task need not hold the
-                    // state of a send or a history page (~10 KiB).
-                    Ok(Some(msg)) => Box::pin(self.handle(msg)).await,
-                    Ok(None) => return Close::ClientClosed,
-                    Err(e) => return Close::from_frame(e),
-                },
+                (reader, msg) = &mut read => {
+                    read.set(read_one(reader));
+                    match msg {
+                        // Boxed: an idle session's task need not hold the
+                        // state of a send or a history page (~10 KiB).
+                        Ok(Some(msg)) => Box::pin(self.handle(msg)).await,
+                        Ok(None) => return Close::ClientClosed,
+                        Err(e) => return Close::from_frame(e),
+                    }
+                }
             };
             if let Err(close) = step {
                 return close;
@@ -192,11 +207,7 @@ impl<'a> Session<'a> {
                 None
             };
         }
-        tokio::select! {
-            biased;
-            _ = self.kicked.cancelled() => Err(Close::kicked(&self.kicked)),
-            r = write_frames(&mut self.send, &mut frames) => r,
-        }
+        write_frames(&mut self.send, &mut frames, &self.kicked).await
     }
 
     /// The frame for one queued item; `None` for a message the replay
@@ -258,4 +269,16 @@ impl<'a> Session<'a> {
         }
         Close::LoggedOut
     }
+}
+
+/// Reads the next frame and hands the reader back, so the wait for it can
+/// live across the steps of [`Session::run`].
+async fn read_one(
+    reader: &mut FrameReader<RecvStream>,
+) -> (
+    &mut FrameReader<RecvStream>,
+    Result<Option<ClientMsg>, FrameError>,
+) {
+    let msg = reader.read::<ClientMsg>().await;
+    (reader, msg)
 }

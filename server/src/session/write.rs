@@ -2,6 +2,9 @@
 //! frames encoded once for many sessions, and
 //! a client that stops reading is too slow rather than a stalled task.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +15,7 @@ use quinn::SendStream;
 use tokio::time::timeout;
 
 use super::close::Close;
+use crate::hub::Kick;
 
 /// How long the server waits for a client to read what it was sent before
 /// counting it as too slow.
@@ -33,11 +37,23 @@ pub(super) async fn write(send: &mut SendStream, msg: &ServerMsg) -> Result<(), 
 }
 
 /// Writes frames already encoded, all in one go, with the same patience
-/// as [`write`].
-pub(super) async fn write_frames(send: &mut SendStream, frames: &mut [Bytes]) -> Result<(), Close> {
-    match timeout(WRITE_TIMEOUT, send.write_all_chunks(frames)).await {
-        Err(_) => Err(Close::NotReading),
-        Ok(Err(e)) => Err(Close::from_frame(FrameError::Io(e.into()))),
-        Ok(Ok(())) => Ok(()),
-    }
+/// as [`write`], giving up at once if the hub kicks the session meanwhile.
+/// Most writes fit the stream's window and finish on the first poll: only
+/// one that has to wait arms the timer and the kick.
+pub(super) async fn write_frames(
+    send: &mut SendStream,
+    frames: &mut [Bytes],
+    kicked: &Kick,
+) -> Result<(), Close> {
+    let mut write = pin!(send.write_all_chunks(frames));
+    let at_once = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+    let written = match at_once {
+        Poll::Ready(written) => written,
+        Poll::Pending => tokio::select! {
+            biased;
+            _ = kicked.cancelled() => return Err(Close::kicked(kicked)),
+            r = timeout(WRITE_TIMEOUT, write) => r.map_err(|_| Close::NotReading)?,
+        },
+    };
+    written.map_err(|e| Close::from_frame(FrameError::Io(e.into())))
 }
