@@ -144,7 +144,7 @@ mod tests {
             .create_account(&UserName::parse("a").unwrap(), "h")
             .unwrap();
         let hub = Arc::new(Hub::new(1024));
-        let mut sub = hub.join(&UserName::parse("reader").unwrap());
+        let mut sub = hub.join(&UserName::parse("reader").unwrap()).0;
         let committer = Committer::start(store, hub.clone()).unwrap();
 
         let disk = rusqlite::Connection::open(&path).unwrap();

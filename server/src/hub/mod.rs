@@ -16,7 +16,7 @@
 //! a message bus (NATS, say): publish to the bus, deliver what arrives from
 //! it to local sessions, and keep presence counts across nodes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -122,10 +122,14 @@ pub struct Subscription {
     pub rx: mpsc::Receiver<Outbound>,
     /// Fires when the hub ends this session: too slow, or logged out.
     pub kicked: Kick,
-    /// Who was online at the moment of joining, this user included. Every
-    /// later change arrives on `rx`, so snapshot + updates are exact.
-    pub online: Vec<UserName>,
 }
+
+/// Who was online at the moment of joining, this user included, ordered
+/// by case-folded name. Every later change arrives on the subscription's
+/// queue, so snapshot + updates are exact. Apart from the subscription
+/// because it is O(N): a session sends it and drops it, and must not keep
+/// a copy of the room for its whole life.
+pub type Snapshot = Vec<UserName>;
 
 struct Member {
     user: UserName,
@@ -139,8 +143,9 @@ struct Member {
 struct State {
     next_id: u64,
     sessions: HashMap<SessionId, Member>,
-    /// Case-folded name → (display name, live sessions).
-    online: HashMap<String, (UserName, usize)>,
+    /// Case-folded name → (display name, live sessions); ordered, so a
+    /// snapshot needs no sort.
+    online: BTreeMap<String, (UserName, usize)>,
     /// Presence changes not yet sent.
     pending: Pending,
 }
@@ -151,7 +156,7 @@ pub trait Fanout: Send + Sync + 'static {
     /// presence tick) if they just came online. The snapshot in the
     /// subscription plus the later presence frames on its queue are exact:
     /// nothing falls between them.
-    fn join(&self, user: &UserName) -> Subscription;
+    fn join(&self, user: &UserName) -> (Subscription, Snapshot);
     /// Unregisters a session (harmless if it was already dropped).
     fn leave(&self, id: SessionId);
     /// Tells which login and account a joined session belongs to, so a
@@ -193,7 +198,7 @@ impl Hub {
 }
 
 impl Fanout for Hub {
-    fn join(&self, user: &UserName) -> Subscription {
+    fn join(&self, user: &UserName) -> (Subscription, Snapshot) {
         let (tx, rx) = mpsc::channel(self.queue);
         let kicked = Kick::default();
         let mut state = self.lock();
@@ -214,14 +219,8 @@ impl Fanout for Hub {
                 login: None,
             },
         );
-        let mut online: Vec<UserName> = state.online.values().map(|(n, _)| n.clone()).collect();
-        online.sort();
-        Subscription {
-            id,
-            rx,
-            kicked,
-            online,
-        }
+        let online = state.online.values().map(|(n, _)| n.clone()).collect();
+        (Subscription { id, rx, kicked }, online)
     }
 
     fn leave(&self, id: SessionId) {
@@ -379,15 +378,15 @@ mod tests {
     #[test]
     fn presence_counts_sessions_per_user() {
         let hub = Hub::new(8);
-        let mut a = hub.join(&name("a"));
-        let b1 = hub.join(&name("b"));
-        assert_eq!(b1.online, vec![name("a"), name("b")]);
+        let (mut a, _) = hub.join(&name("a"));
+        let (b1, online) = hub.join(&name("b"));
+        assert_eq!(online, vec![name("a"), name("b")]);
         hub.flush_presence();
         assert_eq!(
             presence(&mut a.rx),
             Some((vec![name("a"), name("b")], vec![]))
         );
-        let b2 = hub.join(&name("B"));
+        let b2 = hub.join(&name("B")).0;
         hub.flush_presence();
         assert_eq!(
             presence(&mut a.rx),
@@ -413,9 +412,9 @@ mod tests {
     fn presence_changes_within_a_tick_are_one_frame_per_session() {
         let hub = Hub::new(8);
         let mut watchers: Vec<_> = (0..100)
-            .map(|i| hub.join(&name(&format!("u{i}"))))
+            .map(|i| hub.join(&name(&format!("u{i}"))).0)
             .collect();
-        let brief = hub.join(&name("brief"));
+        let brief = hub.join(&name("brief")).0;
         hub.leave(brief.id);
         hub.flush_presence();
         for w in &mut watchers {
@@ -434,9 +433,9 @@ mod tests {
     #[test]
     fn private_messages_reach_only_both_parties() {
         let hub = Hub::new(8);
-        let mut a = hub.join(&name("a"));
-        let mut b = hub.join(&name("b"));
-        let mut c = hub.join(&name("c"));
+        let mut a = hub.join(&name("a")).0;
+        let mut b = hub.join(&name("b")).0;
+        let mut c = hub.join(&name("c")).0;
         hub.publish(message("a", Some("b")));
         assert!(matches!(a.rx.try_recv(), Ok(Outbound::Message(_))));
         assert!(matches!(b.rx.try_recv(), Ok(Outbound::Message(_))));
@@ -446,8 +445,8 @@ mod tests {
     #[test]
     fn a_full_queue_kicks_only_that_session() {
         let hub = Hub::new(2);
-        let slow = hub.join(&name("slow"));
-        let mut fast = hub.join(&name("fast"));
+        let slow = hub.join(&name("slow")).0;
+        let mut fast = hub.join(&name("fast")).0;
         for _ in 0..3 {
             hub.publish(message("fast", None));
             while fast.rx.try_recv().is_ok() {}
@@ -462,10 +461,10 @@ mod tests {
     fn logouts_end_sessions_by_login_and_by_account() {
         let hub = Hub::new(8);
         let (one, two) = (Family([1; 32]), Family([2; 32]));
-        let a1 = hub.join(&name("a"));
-        let a2 = hub.join(&name("a"));
-        let a3 = hub.join(&name("a"));
-        let b = hub.join(&name("b"));
+        let a1 = hub.join(&name("a")).0;
+        let a2 = hub.join(&name("a")).0;
+        let a3 = hub.join(&name("a")).0;
+        let b = hub.join(&name("b")).0;
         hub.enlist(a1.id, one, AccountId(1));
         hub.enlist(a2.id, one, AccountId(1));
         hub.enlist(a3.id, two, AccountId(1));

@@ -68,10 +68,10 @@ impl<'a> Session<'a> {
     ) -> Close {
         // Join before reading history: anything stored from now on is in
         // the queue, anything before is in the replay; overlaps are skipped.
-        let mut sub = self.ctx.hub.join(&self.login.account.name);
+        let (mut sub, online) = self.ctx.hub.join(&self.login.account.name);
         self.kicked = sub.kicked.clone();
         let close = match self.enlist(sub.id).await {
-            Ok(()) => Box::pin(self.welcome(sub.online.clone())).await,
+            Ok(()) => Box::pin(self.welcome(online)).await,
             Err(close) => Err(close),
         };
         let close = match close {
