@@ -94,6 +94,7 @@ impl Server {
         store.set_busy_timeout(Duration::from_millis(config.store_busy_ms))?;
         let socket = std::net::UdpSocket::bind(config.listen)
             .with_context(|| format!("binding UDP {}", config.listen))?;
+        let socket = with_room_for_bursts(socket);
         let endpoint = quinn::Endpoint::new(
             endpoint_config,
             Some(server_config),
@@ -217,4 +218,51 @@ fn turn_away(
         }
         drop(turn);
     });
+}
+
+/// The UDP buffers the server asks the kernel for; Linux grants up to
+/// `net.core.rmem_max` / `wmem_max`. A room of thousands receives and
+/// sends in bursts (a thousand logins' first packets at once, one message
+/// to every session), and the default ~208 KiB drops most of such a burst,
+/// which QUIC then resends only a second or more later.
+const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+/// `socket` with buffers of [`UDP_BUFFER_BYTES`], or as much of it as the
+/// system allows (said once in the log, with the setting to raise).
+fn with_room_for_bursts(socket: std::net::UdpSocket) -> std::net::UdpSocket {
+    let socket = socket2::Socket::from(socket);
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER_BYTES);
+    let granted = socket.recv_buffer_size().unwrap_or(0);
+    // Linux reports twice what it grants (the doubling covers its own
+    // bookkeeping).
+    if granted < UDP_BUFFER_BYTES {
+        tracing::info!(
+            granted,
+            wanted = UDP_BUFFER_BYTES,
+            "UDP receive buffer is small; raise net.core.rmem_max for big rooms"
+        );
+    }
+    socket.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server's socket asks for room for bursts, and gets what the
+    /// system allows (Linux reports twice what it was asked for).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_udp_socket_has_room_for_bursts() {
+        let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket = socket2::Socket::from(with_room_for_bursts(socket));
+        let granted = socket.recv_buffer_size().unwrap();
+        assert!(granted >= UDP_BUFFER_BYTES.min(max), "{granted} of {max}");
+    }
 }
