@@ -10,6 +10,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
+/// The least time between two stateless resets: 500 a second.
+const RESET_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// A certificate chain and its key, ready for rustls.
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
@@ -39,6 +42,11 @@ impl Identity {
         config.cid_generator(move || {
             Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cids))
         });
+        // quinn sends at most one reset per 20 ms by default: a thousand
+        // clients of a crashed server would wait up to 20 s for theirs.
+        // The signed connection ids above keep stray packets from being
+        // answered, which is what the interval guards against.
+        config.min_reset_interval(RESET_INTERVAL);
         config
     }
 }

@@ -203,7 +203,15 @@ pub async fn connect(
     trust: &Trust,
     software: &str,
 ) -> Result<ServerLink, ClientError> {
-    connect_remembering(server, trust, None, software, Congestion::default()).await
+    connect_remembering(server, trust, None, software, Sending::default()).await
+}
+
+/// How this end sends: with which congestion controller, from which local
+/// address (any, by default).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sending {
+    pub congestion: Congestion,
+    pub local: Option<IpAddr>,
 }
 
 /// [`connect`], also holding the server to the fingerprint an earlier
@@ -213,7 +221,7 @@ pub(crate) async fn connect_remembering(
     trust: &Trust,
     remembered: Option<Fingerprint>,
     software: &str,
-    congestion: Congestion,
+    sending: Sending,
 ) -> Result<ServerLink, ClientError> {
     let address = ServerAddress::parse(server)?;
     let key = address.key();
@@ -223,7 +231,7 @@ pub(crate) async fn connect_remembering(
         connection,
         verdict,
         fingerprint,
-    } = handshake(&address, policy, congestion).await?;
+    } = handshake(&address, policy, sending).await?;
     let newly_trusted = match verdict.records() {
         false => false,
         true => match record(&trust.known_servers, &key, fingerprint).await {
@@ -293,7 +301,7 @@ struct Handshake {
 async fn handshake(
     address: &ServerAddress,
     policy: TrustPolicy,
-    congestion: Congestion,
+    sending: Sending,
 ) -> Result<Handshake, ClientError> {
     let loopback = address.host == "localhost"
         || address
@@ -305,7 +313,7 @@ async fn handshake(
     } else {
         CONNECT_TIMEOUT
     };
-    timeout(limit, quic_connect(address, policy, congestion))
+    timeout(limit, quic_connect(address, policy, sending))
         .await
         .map_err(|_| unreachable(address, format!("no answer within {} s", limit.as_secs())))?
 }
@@ -313,17 +321,18 @@ async fn handshake(
 async fn quic_connect(
     address: &ServerAddress,
     policy: TrustPolicy,
-    congestion: Congestion,
+    sending: Sending,
 ) -> Result<Handshake, ClientError> {
     let remote = tokio::net::lookup_host((address.host.as_str(), address.port))
         .await
         .map_err(|e| unreachable(address, format!("cannot resolve {}: {e}", address.host)))?
         .next()
         .ok_or_else(|| unreachable(address, format!("{} has no address", address.host)))?;
-    let (quic_config, verdict) = client_config(policy, congestion)?;
-    let local: SocketAddr = match remote.ip() {
-        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    let (quic_config, verdict) = client_config(policy, sending.congestion)?;
+    let local: SocketAddr = match (sending.local, remote.ip()) {
+        (Some(ip), _) => (ip, 0).into(),
+        (None, IpAddr::V4(_)) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        (None, IpAddr::V6(_)) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let endpoint = quinn::Endpoint::client(local)
         .map_err(|e| unreachable(address, format!("cannot open a UDP socket: {e}")))?;

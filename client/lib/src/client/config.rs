@@ -1,5 +1,7 @@
 //! Where a client connects, whom it trusts, how it introduces itself, and
-//! which congestion controller it sends with.
+//! how it sends: which congestion controller, from which address.
+
+use std::net::IpAddr;
 
 use natter_common::congestion::Congestion;
 
@@ -16,6 +18,9 @@ pub struct ClientConfig {
     /// The congestion controller for this end's sending (uploads and
     /// chat); [`Congestion::LowDelay`] unless measuring against quinn's.
     pub congestion: Congestion,
+    /// The local address to send from (one interface of several, say);
+    /// any, by default.
+    pub local_address: Option<IpAddr>,
 }
 
 impl ClientConfig {
@@ -26,6 +31,7 @@ impl ClientConfig {
             trust,
             software: concat!("natter-client ", env!("CARGO_PKG_VERSION")).to_owned(),
             congestion: Congestion::default(),
+            local_address: None,
         }
     }
 }

@@ -59,12 +59,16 @@ impl Session {
     /// Connects and greets; also says whether the server was newly trusted.
     async fn open(&mut self) -> Result<(Link, bool), ClientError> {
         let config = &self.config;
+        let sending = connection::Sending {
+            congestion: config.congestion,
+            local: config.local_address,
+        };
         let link = connection::connect_remembering(
             &config.server,
             &config.trust,
             self.fingerprint,
             &config.software,
-            config.congestion,
+            sending,
         )
         .await?;
         self.fingerprint = Some(link.fingerprint);

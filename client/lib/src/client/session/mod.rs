@@ -152,22 +152,23 @@ impl Session {
         self.connection.subscribe()
     }
 
-    /// Logs in, failing fast on anything but a busy server, which is
-    /// asked again after a jittered backoff for up to [`BUSY_PATIENCE`]
-    /// (a crowd logging in at once spreads out instead of failing). On
-    /// success the task runs on in the background, keeping the session
-    /// alive.
+    /// Logs in, failing fast on anything but "not now" (see [`not_now`]),
+    /// which is asked again after a jittered backoff while that stays
+    /// within [`BUSY_PATIENCE`] (a crowd logging in at once spreads out
+    /// instead of failing). On success the task runs on in the background,
+    /// keeping the session alive.
     pub(super) async fn start(mut self) -> Result<Started, ClientError> {
         let span = tracing::info_span!("client", server = %self.config.server, user = %self.name);
         let give_up = Instant::now() + BUSY_PATIENCE;
         let (link, newly_trusted) = loop {
-            match self.establish(false).instrument(span.clone()).await {
-                Err(ClientError::Refused(Refusal::Busy(why))) if Instant::now() < give_up => {
-                    let wait = self.backoff.next_delay(&mut rand::thread_rng());
-                    tracing::info!("the server is busy ({why}); asking again in {wait:?}");
+            let outcome = self.establish(false).instrument(span.clone()).await;
+            let backoff = self.backoff.next_delay(&mut rand::thread_rng());
+            match outcome.as_ref().err().and_then(|e| not_now(e, backoff)) {
+                Some(wait) if Instant::now() + wait < give_up => {
+                    tracing::info!("the server said not now; asking again in {wait:?}");
                     tokio::time::sleep(wait).await;
                 }
-                outcome => break outcome?,
+                _ => break outcome?,
             }
         };
         self.backoff.reset();
@@ -265,6 +266,50 @@ impl Session {
     fn next_request(&mut self) -> RequestId {
         self.next_request = self.next_request.wrapping_add(1);
         RequestId(self.next_request)
+    }
+}
+
+/// How long to wait before asking again after a first login met `error`,
+/// if it says "not now" rather than "no": the server is busy (ask again
+/// after `backoff`), or the address has too many logins in flight and
+/// names a short wait (after it, at least `backoff`). A longer wait (a
+/// lockout after wrong passwords) is the user's to see, not to sit out.
+fn not_now(error: &ClientError, backoff: Duration) -> Option<Duration> {
+    match error {
+        ClientError::Refused(Refusal::Busy(_)) => Some(backoff),
+        ClientError::Refused(Refusal::RateLimited { retry_after_ms }) => {
+            let named = Duration::from_millis((*retry_after_ms).into());
+            (named <= SHORT_WAIT).then(|| backoff.max(named))
+        }
+        _ => None,
+    }
+}
+
+/// The longest wait a first login sits out by itself when rate limited.
+const SHORT_WAIT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_not_now_is_asked_again() {
+        let backoff = Duration::from_millis(300);
+        let busy = ClientError::Refused(Refusal::Busy("full".into()));
+        assert_eq!(not_now(&busy, backoff), Some(backoff));
+        let limited = |ms| ClientError::Refused(Refusal::RateLimited { retry_after_ms: ms });
+        assert_eq!(not_now(&limited(100), backoff), Some(backoff));
+        assert_eq!(
+            not_now(&limited(2000), backoff),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            not_now(&limited(60_000), backoff),
+            None,
+            "a lockout is shown"
+        );
+        let wrong = ClientError::Refused(Refusal::WrongPassword);
+        assert_eq!(not_now(&wrong, backoff), None);
     }
 }
 
