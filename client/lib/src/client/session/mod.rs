@@ -288,6 +288,16 @@ fn not_now(error: &ClientError, backoff: Duration) -> Option<Duration> {
 /// The longest wait a first login sits out by itself when rate limited.
 const SHORT_WAIT: Duration = Duration::from_secs(5);
 
+/// Whether the server closed `connection` because its login was logged out
+/// (code NORMAL, reason "logged out": docs/protocol.md §8).
+fn logged_out_by_server(connection: &quinn::Connection) -> bool {
+    matches!(
+        connection.close_reason(),
+        Some(quinn::ConnectionError::ApplicationClosed(c))
+            if c.error_code == close::NORMAL.into() && &c.reason[..] == b"logged out"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,14 +321,4 @@ mod tests {
         let wrong = ClientError::Refused(Refusal::WrongPassword);
         assert_eq!(not_now(&wrong, backoff), None);
     }
-}
-
-/// Whether the server closed `connection` because its login was logged out
-/// (code NORMAL, reason "logged out": docs/protocol.md §8).
-fn logged_out_by_server(connection: &quinn::Connection) -> bool {
-    matches!(
-        connection.close_reason(),
-        Some(quinn::ConnectionError::ApplicationClosed(c))
-            if c.error_code == close::NORMAL.into() && &c.reason[..] == b"logged out"
-    )
 }
