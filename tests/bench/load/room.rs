@@ -16,12 +16,15 @@ use natter_common::{
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::child::LoadChild;
 use super::session::{self, Session};
 use super::stamp::Stamp;
 use super::tally::Tally;
 
 /// Handshakes in flight at once while the room fills.
 const HANDSHAKES: usize = 32;
+/// Attempts to get in before a client gives up (and the run fails).
+const ATTEMPTS: usize = 5;
 
 /// The shape of a run.
 #[derive(Clone)]
@@ -44,6 +47,12 @@ pub enum Target {
     Relay,
 }
 
+/// Sessions the server ended before the run did.
+pub struct Dropped {
+    pub count: usize,
+    pub first_reason: Option<String>,
+}
+
 /// State every client task shares: counters, the start signal, the stop.
 pub struct Shared {
     /// The one monotonic clock every stamp is read from.
@@ -51,15 +60,17 @@ pub struct Shared {
     pub load: Load,
     relay: bool,
     pub ready: AtomicUsize,
+    /// Failed attempts to get in that were tried again.
+    pub retries: AtomicU64,
     pub sent: AtomicU64,
     pub accepted: AtomicU64,
     pub rejected: AtomicU64,
     /// First deliveries, all recipients together.
     pub received: AtomicU64,
     /// Sessions whose stream ended before the run stopped.
-    pub closed: AtomicUsize,
+    closed: AtomicUsize,
     /// Why the first session that ended early ended.
-    pub first_close: std::sync::Mutex<Option<String>>,
+    first_close: std::sync::Mutex<Option<String>>,
     /// Worst lateness of a send against its schedule, µs.
     pub send_lag_us: AtomicU64,
     start: watch::Sender<Option<Instant>>,
@@ -73,6 +84,7 @@ impl Shared {
             load,
             relay,
             ready: AtomicUsize::new(0),
+            retries: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -108,6 +120,20 @@ impl Shared {
         first.get_or_insert(reason);
     }
 
+    /// Ends the run: notes the sessions that ended early, kills the
+    /// server child, then stops the client tasks. Killing it first spares
+    /// the teardown a storm the run is not about: every client leaving
+    /// would be announced to all the others, whose readers are gone.
+    pub async fn end(&self, child: &mut LoadChild) -> anyhow::Result<Dropped> {
+        let dropped = Dropped {
+            count: self.closed.load(Relaxed),
+            first_reason: self.first_close.lock().ok().and_then(|r| r.clone()),
+        };
+        child.kill().await?;
+        self.stop.cancel();
+        Ok(dropped)
+    }
+
     /// Whether every send is answered and every answered message reached
     /// every session still connected.
     pub fn drained(&self) -> bool {
@@ -130,10 +156,7 @@ pub fn spawn_client(
 ) -> tokio::task::JoinHandle<anyhow::Result<Tally>> {
     tokio::spawn(async move {
         let permit = handshakes.acquire_owned().await?;
-        let session = match &target {
-            Target::Natter(tokens) => session::resume(&endpoint, server, tokens[i].clone()).await?,
-            Target::Relay => session::join_relay(&endpoint, server).await?,
-        };
+        let session = get_in(i, &endpoint, server, &target, &shared).await?;
         drop(permit);
         shared.ready.fetch_add(1, Relaxed);
         let Session {
@@ -168,6 +191,31 @@ pub fn spawn_client(
         }
         Ok(tally)
     })
+}
+
+/// Connects and logs in (or joins the relay), trying again a few times
+/// as a real client would: a handshake can fail when the server's socket
+/// drops packets while the room fills. A token that was rotated by an
+/// attempt whose answer was lost still resumes within its grace.
+async fn get_in(
+    i: usize,
+    endpoint: &quinn::Endpoint,
+    server: SocketAddr,
+    target: &Target,
+    shared: &Shared,
+) -> anyhow::Result<Session> {
+    let mut attempt = 0;
+    loop {
+        let result = match target {
+            Target::Natter(tokens) => session::resume(endpoint, server, tokens[i].clone()).await,
+            Target::Relay => session::join_relay(endpoint, server).await,
+        };
+        attempt += 1;
+        match result {
+            Err(_) if attempt < ATTEMPTS => shared.retries.fetch_add(1, Relaxed),
+            other => return other,
+        };
+    }
 }
 
 /// One frame from the server: a stamped message, or an answer to a send.
