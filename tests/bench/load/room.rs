@@ -8,15 +8,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use natter_common::codec::{decode_payload, encode_frame};
-use natter_common::{
-    ChatMessage, ClientMsg, ClientMsgId, Content, MessageId, Recipient, ServerMsg, SessionToken,
-    Timestamp, UserName,
-};
+use natter_common::codec::decode_payload;
+use natter_common::{ChatMessage, Content, ServerMsg, SessionToken};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::child::LoadChild;
+use super::frames::Frames;
+use super::sender;
 use super::session::{self, Session};
 use super::stamp::Stamp;
 use super::tally::Tally;
@@ -58,7 +57,7 @@ pub struct Shared {
     /// The one monotonic clock every stamp is read from.
     clock: Instant,
     pub load: Load,
-    relay: bool,
+    pub relay: bool,
     pub ready: AtomicUsize,
     /// Failed attempts to get in that were tried again.
     pub retries: AtomicU64,
@@ -73,7 +72,7 @@ pub struct Shared {
     first_close: std::sync::Mutex<Option<String>>,
     /// Worst lateness of a send against its schedule, µs.
     pub send_lag_us: AtomicU64,
-    start: watch::Sender<Option<Instant>>,
+    pub(super) start: watch::Sender<Option<Instant>>,
     pub stop: CancellationToken,
 }
 
@@ -167,30 +166,44 @@ pub fn spawn_client(
         // Finishing the control stream would end the session: senders
         // keep it in their task, the others here.
         let (sender, _send) = if i < shared.load.senders {
-            (Some(tokio::spawn(sender(i, send, shared.clone()))), None)
+            (
+                Some(tokio::spawn(sender::run(i, send, shared.clone()))),
+                None,
+            )
         } else {
             (None, Some(send))
         };
-        let expected = (shared.load.rate * shared.load.secs) as usize + 16;
-        let mut tally = Tally::new(shared.load.senders, expected);
-        loop {
-            tokio::select! {
-                biased;
-                _ = shared.stop.cancelled() => break,
-                frame = frames.next() => match frame {
-                    Ok(Some(payload)) => receive(payload, &mut tally, &shared),
-                    end => {
-                        shared.closed(&connection, end.err());
-                        break;
-                    }
-                },
-            }
-        }
+        let tally = receive_until_stop(&connection, &mut frames, &shared).await;
         if let Some(sender) = sender {
             sender.abort();
         }
         Ok(tally)
     })
+}
+
+/// Receives until the run stops or the server ends the session; what
+/// arrived.
+async fn receive_until_stop(
+    connection: &quinn::Connection,
+    frames: &mut Frames,
+    shared: &Shared,
+) -> Tally {
+    let expected = (shared.load.rate * shared.load.secs) as usize + 16;
+    let mut tally = Tally::new(shared.load.senders, expected);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shared.stop.cancelled() => break,
+            frame = frames.next() => match frame {
+                Ok(Some(payload)) => receive(payload, &mut tally, shared),
+                end => {
+                    shared.closed(connection, end.err());
+                    break;
+                }
+            },
+        }
+    }
+    tally
 }
 
 /// Connects and logs in (or joins the relay), trying again a few times
@@ -247,64 +260,6 @@ fn receive(payload: &[u8], tally: &mut Tally, shared: &Shared) {
         }
         _ => {}
     }
-}
-
-/// Sender `s`: its share of the schedule (message k of the run is due at
-/// k/R seconds and sent by sender k mod S), each stamped as it is written.
-/// Holds the stream open until the stop, since closing it ends the session.
-async fn sender(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
-    let mut start = shared.start.subscribe();
-    let Ok(at) = start
-        .wait_for(Option::is_some)
-        .await
-        .map(|t| t.unwrap_or_else(Instant::now))
-    else {
-        return;
-    };
-    let load = &shared.load;
-    let every = Duration::from_secs_f64(load.senders as f64 / load.rate);
-    let end = at + Duration::from_secs_f64(load.secs);
-    let from = UserName::parse(&format!("sender{s}")).expect("a valid name");
-    let mut due = at + Duration::from_secs_f64(s as f64 / load.rate);
-    let mut seq = 0u32;
-    while due < end {
-        tokio::time::sleep_until(due.into()).await;
-        let now = Instant::now();
-        let lag = now.saturating_duration_since(due).as_micros() as u64;
-        shared.send_lag_us.fetch_max(lag, Relaxed);
-        let stamp = Stamp {
-            sent_ns: shared.ns(now),
-            sender: s,
-            seq,
-        };
-        let text = Content::Text(stamp.text(load.body));
-        let frame = if shared.relay {
-            encode_frame(&ServerMsg::Message(ChatMessage {
-                id: MessageId(seq.into()),
-                from: from.clone(),
-                to: Recipient::Everyone,
-                sent_at: Timestamp(0),
-                content: text,
-            }))
-        } else {
-            encode_frame(&ClientMsg::Send {
-                client_id: ClientMsgId(u64::from(seq) + 1),
-                to: Recipient::Everyone,
-                content: text,
-            })
-        };
-        let Ok(frame) = frame else { return };
-        if send.write_all(&frame).await.is_err() {
-            return;
-        }
-        shared.sent.fetch_add(1, Relaxed);
-        if shared.relay {
-            shared.accepted.fetch_add(1, Relaxed);
-        }
-        seq += 1;
-        due += every;
-    }
-    shared.stop.cancelled().await;
 }
 
 /// Spawns all `clients` clients and waits until every one is in; the
