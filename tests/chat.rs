@@ -141,6 +141,11 @@ async fn several_devices_of_one_user_count_as_one_presence() {
     let (bob2, mut b2) = Client::login(server.client_config(), "BOB", PASSWORD)
         .await
         .unwrap();
+    // Presence is coalesced per tick: wait until alice has seen bob come.
+    expect(&mut a, "bob joined", |e| {
+        matches!(e, ClientEvent::Joined(u) if *u == name("bob")).then_some(())
+    })
+    .await;
     bob1.logout().await.unwrap();
     // bob is still online on his second device: a message to him arrives
     // there, and alice saw no "left" before the marker.

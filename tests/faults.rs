@@ -635,3 +635,40 @@ async fn a_data_dir_that_cannot_be_written_is_a_clear_error_at_start() {
         }
     }
 }
+
+/// A server killed and started again answers its old clients' next packet
+/// with a stateless reset they can verify (the reset key is derived from
+/// its identity, which survives), so they learn of the restart from that
+/// packet and reconnect, instead of waiting out their idle timeout (the
+/// fault server's is 3 s; it would say "stopped answering").
+#[tokio::test]
+async fn clients_learn_of_a_restart_from_the_servers_next_life() {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let mut server =
+        ChildServer::start(SERVER.as_ref(), "127.0.0.1:0".parse().unwrap(), &data).await;
+    let (alice, mut events) = register_and_login(server.client_config(), "alice").await;
+    server.kill().await;
+    server.start_again().await;
+    // Long before the idle timeout: the next packet meets the new server.
+    alice
+        .send(Recipient::Everyone, Content::Text("after".into()))
+        .unwrap();
+    let reason = within("alice to notice the restart", async {
+        loop {
+            if let Some(ClientEvent::Disconnected { reason, .. }) = events.next().await {
+                return reason;
+            }
+        }
+    })
+    .await;
+    assert!(reason.contains("reset"), "{reason}");
+    within("alice to be back", async {
+        while !matches!(
+            events.next().await,
+            Some(ClientEvent::Connected { resumed: true })
+        ) {}
+    })
+    .await;
+}

@@ -4,6 +4,7 @@
 //! peer (at 127.0.0.1, 127.0.0.2, ... to play several addresses), because the
 //! client library would not misbehave like this.
 
+use natter_client::Client;
 use natter_common::{ClientMsg, Refusal, ServerMsg};
 use natter_tests::logins::{login_from, loopback, register, roomy, WRONG};
 use natter_tests::raw::RawPeer;
@@ -272,4 +273,33 @@ async fn sessions_per_account_are_capped() {
         bob.try_login("bob", PASSWORD).await,
         ServerMsg::LoggedIn { .. }
     ));
+}
+
+/// A crowd logging in at once through the real client library all gets
+/// in: the server answers `Busy` to the logins its one hashing worker
+/// cannot take, and the library asks again after a jittered backoff
+/// instead of failing.
+#[tokio::test]
+async fn a_crowd_logging_in_at_once_all_gets_in() {
+    let server = TestServer::start_with(|c| {
+        roomy(c);
+        c.hash_workers = 1;
+        c.hash_wait_secs = 0;
+    })
+    .await;
+    let names: Vec<String> = (0..12).map(|i| format!("crowd{i}")).collect();
+    for name in &names {
+        register(server.addr, name).await;
+    }
+    let logins: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let (config, name) = (server.client_config(), name.clone());
+            tokio::spawn(async move { Client::login(config, &name, PASSWORD).await })
+        })
+        .collect();
+    for login in logins {
+        let outcome = within("a login in the crowd", login).await.unwrap();
+        assert!(outcome.is_ok(), "{:?}", outcome.err());
+    }
 }

@@ -196,8 +196,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 
     /// The next frame's payload, undecoded.
+    ///
+    /// Reads straight into the buffer, asking for what the frame still
+    /// lacks: an idle reader (a quiet session) holds [`IDLE_READ`] bytes,
+    /// not a read-sized scratch array in its task.
     pub async fn read_raw(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         loop {
+            let mut want = IDLE_READ;
             if self.buf.len() >= 4 {
                 let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes"));
                 if len > self.max {
@@ -210,12 +215,17 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 if self.buf.len() >= end {
                     let payload = self.buf[4..end].to_vec();
                     self.buf.drain(..end);
+                    if self.buf.is_empty() && self.buf.capacity() > MAX_READ {
+                        self.buf = Vec::new();
+                    }
                     return Ok(Some(payload));
                 }
+                want = (end - self.buf.len()).min(MAX_READ);
             }
-            let mut chunk = [0u8; 16 * 1024];
-            // `read` is cancel-safe: if another branch wins, nothing was read.
-            let n = self.inner.read(&mut chunk).await?;
+            self.buf.reserve(want);
+            // `read_buf` is cancel-safe: if another branch wins, nothing
+            // was read.
+            let n = self.inner.read_buf(&mut self.buf).await?;
             if n == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
@@ -223,10 +233,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     Err(FrameError::Truncated)
                 };
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 }
+
+/// What [`FrameReader`] asks for when it knows no frame length yet.
+const IDLE_READ: usize = 512;
+/// The most [`FrameReader`] asks for in one read, and keeps between frames.
+const MAX_READ: usize = 64 * 1024;
 
 /// Writes frames to a stream.
 pub struct FrameWriter<W> {
@@ -268,10 +282,10 @@ mod tests {
     #[test]
     fn golden_frames_match_the_protocol_document() {
         let hello = Hello {
-            version: 2,
+            version: 3,
             software: "cli".into(),
         };
-        assert_eq!(hex(&encode_frame(&hello).unwrap()), "050000000203636c69");
+        assert_eq!(hex(&encode_frame(&hello).unwrap()), "050000000303636c69");
 
         let ping = ClientMsg::Ping { nonce: 300 };
         assert_eq!(hex(&encode_frame(&ping).unwrap()), "0300000005ac02");
@@ -302,6 +316,15 @@ mod tests {
         assert_eq!(
             hex(&encode_frame(&joined).unwrap()),
             "0500000005 03626f62".replace(' ', "")
+        );
+
+        let presence = ServerMsg::Presence {
+            came: vec![UserName::parse("bob").unwrap()],
+            went: vec![],
+        };
+        assert_eq!(
+            hex(&encode_frame(&presence).unwrap()),
+            "070000000d0103626f6200"
         );
     }
 

@@ -19,7 +19,7 @@ pub const ALPN: &[u8] = b"natter/1";
 
 /// Version carried in the hello. A peer speaking another one is refused
 /// with [`Refusal::VersionMismatch`].
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// QUIC application close codes. The close reason (UTF-8 text) says more.
 pub mod close {
@@ -135,11 +135,13 @@ pub enum ServerMsg {
     Online {
         users: Vec<UserName>,
     },
-    /// A user came online (their first session).
+    /// A user came online (their first session). Version 2's presence:
+    /// a version-3 server sends [`ServerMsg::Presence`] instead.
     Joined {
         user: UserName,
     },
-    /// A user went offline (their last session ended).
+    /// A user went offline (their last session ended). Version 2's, like
+    /// [`ServerMsg::Joined`].
     Left {
         user: UserName,
     },
@@ -173,6 +175,14 @@ pub enum ServerMsg {
     Pong {
         nonce: u64,
     },
+    /// Presence changes since the last such frame, coalesced: who is
+    /// online now (`came`) and who is not (`went`), each user at most once.
+    /// Apply as set insertions and removals; a user the set already agrees
+    /// with is no change.
+    Presence {
+        came: Vec<UserName>,
+        went: Vec<UserName>,
+    },
 }
 
 impl ServerMsg {
@@ -192,6 +202,7 @@ impl ServerMsg {
             ServerMsg::Rejected { .. } => "Rejected",
             ServerMsg::History { .. } => "History",
             ServerMsg::Pong { .. } => "Pong",
+            ServerMsg::Presence { .. } => "Presence",
         }
     }
 }

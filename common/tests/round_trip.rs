@@ -207,6 +207,11 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         proptest::collection::vec(user_name(), 0..8).prop_map(|users| ServerMsg::Online { users }),
         user_name().prop_map(|user| ServerMsg::Joined { user }),
         user_name().prop_map(|user| ServerMsg::Left { user }),
+        (
+            proptest::collection::vec(user_name(), 0..4),
+            proptest::collection::vec(user_name(), 0..4),
+        )
+            .prop_map(|(came, went)| ServerMsg::Presence { came, went }),
         chat_message().prop_map(ServerMsg::Message),
         (proptest::option::of(message_id()), any::<bool>())
             .prop_map(|(latest, truncated)| ServerMsg::CaughtUp { latest, truncated }),

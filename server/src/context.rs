@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use crate::admission::Admission;
 use crate::auth::hashing::Hasher;
 use crate::auth::throttle::{LoginThrottle, SignUpThrottle};
+use crate::commit::Committer;
 use crate::config::Config;
 use crate::hub::{Fanout, Hub};
 use crate::media::disk::BlobDir;
@@ -25,7 +26,7 @@ use crate::store::Blocking;
 pub struct Context {
     pub config: Config,
     pub store: Blocking,
-    pub hub: Box<dyn Fanout>,
+    pub hub: Arc<dyn Fanout>,
     pub throttle: LoginThrottle,
     /// Sign-ups per address per hour.
     pub sign_ups: SignUpThrottle,
@@ -39,8 +40,9 @@ pub struct Context {
     pub turns: TransferTurns,
     /// Each account's send rate: see [`crate::send_rate`].
     pub send_rate: SendRate,
-    /// Held while a message is stored and published: see [`crate::router`].
-    pub sequencer: tokio::sync::Mutex<()>,
+    /// Stores sent messages in groups and publishes them: see
+    /// [`crate::commit`].
+    pub committer: Committer,
 }
 
 /// State every session shares, behind one cloneable handle.
@@ -55,10 +57,13 @@ impl Context {
             Duration::from_secs(config.hash_wait_secs),
         )
         .context("starting the password hashing workers")?;
+        let hub: Arc<dyn Fanout> = Arc::new(Hub::new(config.session_queue));
+        let committer = Committer::start(store.0.clone(), hub.clone())
+            .context("starting the message committer")?;
         Ok(Arc::new(Context {
             blobs,
             store,
-            hub: Box::new(Hub::new(config.session_queue)),
+            hub,
             throttle: LoginThrottle::new(
                 config.login_failures_per_account,
                 config.login_failures_per_address,
@@ -71,7 +76,7 @@ impl Context {
                 config.max_sessions_per_account,
             ),
             send_rate: SendRate::new(config.messages_per_sec, config.message_burst),
-            sequencer: tokio::sync::Mutex::new(()),
+            committer,
             turns: TransferTurns::new(&config),
             config,
         }))

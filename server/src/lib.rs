@@ -13,6 +13,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod commit;
 pub mod config;
 pub mod context;
 pub mod history;

@@ -64,6 +64,7 @@ impl Server {
             _ => tls::load_or_generate(&data_dir)?,
         };
         let fingerprint = identity.fingerprint();
+        let endpoint_config = identity.endpoint_config();
 
         let idle = Duration::from_secs(config.idle_timeout_secs.max(1));
         let mut transport = quinn::TransportConfig::default();
@@ -91,8 +92,15 @@ impl Server {
         let store = SqliteStore::open(&db_path)
             .with_context(|| format!("opening database {}", db_path.display()))?;
         store.set_busy_timeout(Duration::from_millis(config.store_busy_ms))?;
-        let endpoint = quinn::Endpoint::server(server_config, config.listen)
+        let socket = std::net::UdpSocket::bind(config.listen)
             .with_context(|| format!("binding UDP {}", config.listen))?;
+        let endpoint = quinn::Endpoint::new(
+            endpoint_config,
+            Some(server_config),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .with_context(|| format!("serving QUIC on {}", config.listen))?;
         let addr = endpoint.local_addr()?;
 
         let blobs = crate::media::BlobDir::open(&data_dir)
@@ -117,6 +125,10 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         crate::media::spawn_sweeper(&self.ctx, stop.clone());
+        tokio::spawn(crate::hub::presence::tick(
+            self.ctx.hub.clone(),
+            stop.clone(),
+        ));
         let sessions = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.ctx.config.max_connections));
         let explaining = Arc::new(Semaphore::new(MAX_EXPLAINED_REFUSALS));

@@ -1,7 +1,6 @@
-//! What happens to a message a user sends: checked, stored durably, then
-//! fanned out. Storing and publishing happen under one lock, so every
-//! session sees messages in id order and "the highest id seen" is a
-//! complete cursor for catching up.
+//! What happens to a message a user sends: checked, then stored durably
+//! and fanned out by the [`committer`](crate::commit), which keeps every
+//! session's view in id order.
 //!
 //! Every `Send` first takes a token from its account's [`SendRate`]
 //! bucket; its content is checked by [`check_content`], the rule the
@@ -167,16 +166,7 @@ async fn check_and_store(
         sent_at: Timestamp::now(),
         content,
     };
-    let _order = ctx.sequencer.lock().await;
-    let appended = ctx
-        .store
-        .call(move |s| s.append(new))
-        .await
-        .map_err(internal)?;
-    if appended.fresh {
-        ctx.hub.publish(appended.message.clone());
-    }
-    Ok(appended)
+    ctx.committer.append(new).await.map_err(internal)
 }
 
 /// A message may reference a blob only once it is completely uploaded, with

@@ -187,6 +187,7 @@ impl Hasher {
 /// One worker: takes jobs until the pool is dropped, hashing in the same
 /// memory every time.
 fn serve(queue: &Mutex<mpsc::Receiver<Job>>) {
+    lower_priority();
     let mut memory = Vec::new();
     loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -207,6 +208,25 @@ fn serve(queue: &Mutex<mpsc::Receiver<Job>>) {
         // may queue again at once.
         drop((turn, share));
         let _ = reply.send(done);
+    }
+}
+
+/// How much less CPU priority a hashing worker has than the rest of the
+/// server (nice levels): a login storm then takes what the sessions leave,
+/// and chat stays instant while a thousand passwords are checked.
+const HASHING_NICENESS: i32 = 10;
+
+/// Lowers this thread's priority by [`HASHING_NICENESS`]. On Linux a
+/// nice level is per thread; elsewhere this may lower the whole process,
+/// so it is done only on Linux.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let lowered = getpriority_process(None).map(|now| (now + HASHING_NICENESS).min(19));
+        if let Err(e) = lowered.and_then(|nice| setpriority_process(None, nice)) {
+            tracing::debug!(error = %e, "hashing at the server's own priority");
+        }
     }
 }
 
@@ -274,6 +294,42 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// The nice levels of this process's threads called `name` (other
+    /// tests may run pools of their own).
+    #[cfg(target_os = "linux")]
+    fn nice_of_threads(name: &str) -> Vec<i64> {
+        let tasks = std::fs::read_dir("/proc/thread-self/..").unwrap();
+        tasks
+            .filter_map(|task| {
+                let dir = task.ok()?.path();
+                let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+                if comm.trim() != name {
+                    return None;
+                }
+                let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+                // Fields after the command's closing parenthesis; nice is 19th.
+                let after = &stat[stat.rfind(')')? + 2..];
+                after.split(' ').nth(16)?.parse().ok()
+            })
+            .collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_workers_run_below_the_rest_of_the_server() {
+        let pool = Hasher::new(1, Duration::from_secs(5)).unwrap();
+        // The worker lowers itself before its first job: once one is
+        // done, its level is settled.
+        pool.hash(ip("10.0.0.1"), "x".into()).await.unwrap();
+        let own = rustix::process::getpriority_process(None).unwrap();
+        let expected = (own + HASHING_NICENESS).min(19);
+        let levels = nice_of_threads("natter-hash-0");
+        assert!(
+            levels.contains(&i64::from(expected)),
+            "{levels:?}, own {own}"
+        );
     }
 
     #[tokio::test]

@@ -2,20 +2,25 @@
 //! serves the control stream, passes on what the hub queues and accepts
 //! transfer streams until the session ends.
 
+use bytes::Bytes;
 use natter_common::codec::FrameReader;
 use natter_common::limits::MAX_CATCH_UP;
 use natter_common::{ClientMsg, MessageId, Refusal, ServerMsg};
 use quinn::{RecvStream, SendStream};
+use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::close::Close;
 use super::handshake::Login;
 use super::logout::log_out;
-use super::write::write;
+use super::write::{write, write_frames};
 use crate::context::Shared;
 use crate::hub::{Kick, Outbound};
 use crate::{history, router};
+
+/// The most bytes of queued items [`Session::pass_on`] writes at once.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// A logged-in session.
 pub(super) struct Session<'a> {
@@ -64,7 +69,7 @@ impl<'a> Session<'a> {
         let mut sub = self.ctx.hub.join(&self.login.account.name);
         self.kicked = sub.kicked.clone();
         let close = match self.enlist(sub.id).await {
-            Ok(()) => self.welcome(sub.online.clone()).await,
+            Ok(()) => Box::pin(self.welcome(sub.online.clone())).await,
             Err(close) => Err(close),
         };
         let close = match close {
@@ -126,7 +131,7 @@ impl<'a> Session<'a> {
                 _ = shutdown.cancelled() => return Close::Shutdown,
                 _ = sub.kicked.cancelled() => return Close::kicked(&sub.kicked),
                 out = sub.rx.recv() => match out {
-                    Some(out) => self.pass_on(out).await,
+                    Some(out) => self.pass_on(out, &mut sub.rx).await,
                     None => return Close::FellBehind,
                 },
                 stream = self.connection.accept_bi() => match stream {
@@ -141,7 +146,9 @@ impl<'a> Session<'a> {
                 },
                 Some(_) = self.transfers.join_next() => Ok(()),
                 msg = reader.read::<ClientMsg>() => match msg {
-                    Ok(Some(msg)) => self.handle(msg).await,
+                    // Boxed: an idle session's task need not hold the
+                    // state of a send or a history page (~10 KiB).
+                    Ok(Some(msg)) => Box::pin(self.handle(msg)).await,
                     Ok(None) => return Close::ClientClosed,
                     Err(e) => return Close::from_frame(e),
                 },
@@ -162,18 +169,46 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn pass_on(&mut self, out: Outbound) -> Result<(), Close> {
-        let msg = match out {
-            Outbound::Message(m) => {
-                if self.last_replayed.is_some_and(|last| m.id <= last) {
-                    return Ok(());
-                }
-                ServerMsg::Message((*m).clone())
+    /// Passes on `first` and whatever else is queued by now, up to
+    /// [`BATCH_BYTES`], in one write: under load the batches grow by
+    /// themselves, and each costs one wake-up and a few packets instead of
+    /// one of each per item.
+    async fn pass_on(
+        &mut self,
+        first: Outbound,
+        queue: &mut Receiver<Outbound>,
+    ) -> Result<(), Close> {
+        let mut frames = Vec::new();
+        let mut bytes = 0;
+        let mut next = Some(first);
+        while let Some(out) = next {
+            if let Some(frame) = self.frame_for(out) {
+                bytes += frame.len();
+                frames.push(frame);
             }
-            Outbound::Joined(user) => ServerMsg::Joined { user },
-            Outbound::Left(user) => ServerMsg::Left { user },
-        };
-        self.write(&msg).await
+            next = if bytes < BATCH_BYTES {
+                queue.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        tokio::select! {
+            biased;
+            _ = self.kicked.cancelled() => Err(Close::kicked(&self.kicked)),
+            r = write_frames(&mut self.send, &mut frames) => r,
+        }
+    }
+
+    /// The frame for one queued item; `None` for a message the replay
+    /// already carried.
+    fn frame_for(&self, out: Outbound) -> Option<Bytes> {
+        match out {
+            Outbound::Message(m) => {
+                let replayed = self.last_replayed.is_some_and(|last| m.id <= last);
+                (!replayed).then_some(m.frame)
+            }
+            Outbound::Presence(frame) => Some(frame),
+        }
     }
 
     async fn handle(&mut self, msg: ClientMsg) -> Result<(), Close> {

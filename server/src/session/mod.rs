@@ -84,7 +84,9 @@ async fn run(
     let _ = send.set_priority(CONTROL_PRIORITY);
     let mut reader = FrameReader::new(recv);
 
-    match timeout_at(deadline, hello(&mut send, &mut reader)).await {
+    // Boxed, as the login below: a session's task holds only what the
+    // live part needs (see `Session::run`), not the largest step's state.
+    match timeout_at(deadline, Box::pin(hello(&mut send, &mut reader))).await {
         Err(_) => return auth_timeout(),
         Ok(Err(close)) => return close,
         Ok(Ok(())) => {}
@@ -92,7 +94,7 @@ async fn run(
 
     let (login, _seat) = tokio::select! {
         _ = shutdown.cancelled() => return Close::Shutdown,
-        r = timeout_at(deadline, authenticate(ctx, &mut send, &mut reader, remote)) => match r {
+        r = timeout_at(deadline, Box::pin(authenticate(ctx, &mut send, &mut reader, remote))) => match r {
             Err(_) => return auth_timeout(),
             Ok(Err(close)) => return close,
             Ok(Ok(login)) => login,
@@ -118,4 +120,22 @@ async fn run(
 /// control stream was allowed (see the listener's transport settings).
 fn grant_transfers(ctx: &Context, connection: &quinn::Connection) {
     connection.set_max_concurrent_bi_streams(VarInt::from_u32(1 + ctx.config.max_transfers));
+}
+
+#[cfg(test)]
+mod tests {
+    fn size_of_future<A, B, C, D, F: std::future::Future>(
+        _: impl FnOnce(A, B, C, D) -> F,
+    ) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every connection's task holds this much while its client idles:
+    /// the largest steps (the login, a send, a history page) are boxed,
+    /// and the frame reader keeps no scratch array. It was 19 KiB.
+    #[test]
+    fn an_idle_sessions_task_is_small() {
+        let size = size_of_future(super::serve);
+        assert!(size <= 4096, "a session's task is {size} bytes");
+    }
 }

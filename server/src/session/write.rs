@@ -1,7 +1,10 @@
-//! Writing to the client on the control stream: one frame at a time, and
+//! Writing to the client on the control stream: a frame, or a batch of
+//! frames encoded once for many sessions, and
 //! a client that stops reading is too slow rather than a stalled task.
 
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use natter_common::codec::{self, FrameError};
 use natter_common::ServerMsg;
@@ -25,6 +28,16 @@ pub(super) async fn write(send: &mut SendStream, msg: &ServerMsg) -> Result<(), 
             Ok(())
         }
         Ok(Err(e)) => Err(Close::from_frame(e)),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// Writes frames already encoded, all in one go, with the same patience
+/// as [`write`].
+pub(super) async fn write_frames(send: &mut SendStream, frames: &mut [Bytes]) -> Result<(), Close> {
+    match timeout(WRITE_TIMEOUT, send.write_all_chunks(frames)).await {
+        Err(_) => Err(Close::NotReading),
+        Ok(Err(e)) => Err(Close::from_frame(FrameError::Io(e.into()))),
         Ok(Ok(())) => Ok(()),
     }
 }

@@ -53,6 +53,9 @@ pub struct Appended {
     pub fresh: bool,
 }
 
+/// One message's outcome in [`Messages::append_group`].
+pub type Stored = Result<Appended, StoreError>;
+
 /// A page of messages, oldest first; `more` says older ones exist.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
@@ -80,7 +83,7 @@ pub enum Reservation {
 }
 
 /// Errors from a store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the name is taken")]
     NameTaken,
@@ -170,9 +173,17 @@ pub trait Tokens {
 
 /// Message history, and the refusals remembered for resends.
 pub trait Messages {
-    /// Stores a message, or returns the one stored earlier under the same
-    /// (sender, client id). Ids grow in commit order.
-    fn append(&self, message: NewMessage) -> Result<Appended, StoreError>;
+    /// Stores a group of messages in one transaction (one fsync for all),
+    /// in order; each is stored, or its stored original returned for the
+    /// same (sender, client id), or it fails alone. Ids grow in commit
+    /// order. An outer error means nothing of the group was stored.
+    fn append_group(&self, group: Vec<NewMessage>) -> Result<Vec<Stored>, StoreError>;
+    /// [`Messages::append_group`] for one message.
+    fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        self.append_group(vec![message])?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Backend("a group of one came back empty".into())))
+    }
     /// Messages `viewer` may see with ids above `since`: the newest `limit`
     /// of them, oldest first; `more` if older ones were left out.
     fn missed(

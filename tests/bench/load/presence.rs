@@ -5,8 +5,9 @@
 //! fills. Postcard writes an enum's variant index first, as one byte for
 //! the first 128 variants; the tests below pin the indexes to the codec.
 
-/// `ServerMsg::Online`, `Joined` and `Left`.
-const PRESENCE: [u8; 3] = [4, 5, 6];
+/// `ServerMsg::Online`, `Joined`, `Left` (protocol version 2) and
+/// `Presence` (version 3).
+const PRESENCE: [u8; 4] = [4, 5, 6, 13];
 
 /// Whether a `ServerMsg` payload is a presence notice (skip it).
 pub fn is_presence(payload: &[u8]) -> bool {
@@ -32,7 +33,11 @@ mod tests {
                 users: vec![user.clone()],
             },
             ServerMsg::Joined { user: user.clone() },
-            ServerMsg::Left { user },
+            ServerMsg::Left { user: user.clone() },
+            ServerMsg::Presence {
+                came: vec![user],
+                went: vec![],
+            },
         ] {
             assert!(is_presence(&payload(&msg)), "{}", msg.kind());
         }

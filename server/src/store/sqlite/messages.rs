@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::error::backend;
 use super::SqliteStore;
 use crate::store::{
-    Account, AccountId, Accounts, Appended, Messages, NewMessage, Page, StoreError,
+    Account, AccountId, Accounts, Appended, Messages, NewMessage, Page, StoreError, Stored,
     REMEMBERED_REJECTIONS,
 };
 
@@ -123,49 +123,70 @@ fn missed_sql() -> String {
     )
 }
 
+/// Inserts one message (and its attachment record) in the caller's
+/// transaction, or finds the one stored under the same client id.
+fn insert(db: &Connection, m: NewMessage) -> Result<Appended, StoreError> {
+    let content = codec::to_bytes(&m.content).map_err(backend)?;
+    let client_id = m.client_id.0 as i64;
+    let inserted = db
+        .execute(
+            "INSERT INTO messages (sender_id, recipient_id, client_id, sent_at, content)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sender_id, client_id) DO NOTHING",
+            params![
+                m.from.id.0,
+                m.to.as_ref().map(|a| a.id.0),
+                client_id,
+                m.sent_at.0,
+                content
+            ],
+        )
+        .map_err(backend)?;
+    let row = db
+        .query_row(
+            &format!("SELECT {MESSAGE_COLUMNS} WHERE m.sender_id = ?1 AND m.client_id = ?2"),
+            params![m.from.id.0, client_id],
+            message_row,
+        )
+        .map_err(backend)?;
+    let message = to_message(row)?;
+    // The message and its attachment record commit together: a crash
+    // between them would leave a message nobody can fetch.
+    if inserted == 1 {
+        if let Some(media) = message.content.media() {
+            db.execute(
+                "INSERT INTO message_media (message_id, hash) VALUES (?1, ?2)",
+                params![message.id.0 as i64, &media.hash.0[..]],
+            )
+            .map_err(backend)?;
+        }
+    }
+    Ok(Appended {
+        message,
+        fresh: inserted == 1,
+    })
+}
+
 impl Messages for SqliteStore {
-    fn append(&self, m: NewMessage) -> Result<Appended, StoreError> {
-        let content = codec::to_bytes(&m.content).map_err(backend)?;
+    fn append_group(&self, group: Vec<NewMessage>) -> Result<Vec<Stored>, StoreError> {
         let mut db = self.lock();
-        // The message and its attachment record commit together: a crash
-        // between them would leave a message nobody can fetch.
-        let tx = db.transaction().map_err(backend)?;
-        let client_id = m.client_id.0 as i64;
-        let inserted = tx
-            .execute(
-                "INSERT INTO messages (sender_id, recipient_id, client_id, sent_at, content)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sender_id, client_id) DO NOTHING",
-                params![
-                    m.from.id.0,
-                    m.to.as_ref().map(|a| a.id.0),
-                    client_id,
-                    m.sent_at.0,
-                    content
-                ],
-            )
-            .map_err(backend)?;
-        let row = tx
-            .query_row(
-                &format!("SELECT {MESSAGE_COLUMNS} WHERE m.sender_id = ?1 AND m.client_id = ?2"),
-                params![m.from.id.0, client_id],
-                message_row,
-            )
-            .map_err(backend)?;
-        let message = to_message(row)?;
-        if inserted == 1 {
-            if let Some(media) = message.content.media() {
-                tx.execute(
-                    "INSERT INTO message_media (message_id, hash) VALUES (?1, ?2)",
-                    params![message.id.0 as i64, &media.hash.0[..]],
-                )
-                .map_err(backend)?;
+        let mut tx = db.transaction().map_err(backend)?;
+        let mut stored = Vec::with_capacity(group.len());
+        for m in group {
+            // Each message in a savepoint of its own: one that cannot be
+            // stored leaves nothing behind and fails alone...
+            let one = tx.savepoint().map_err(backend)?;
+            let outcome = insert(&one, m).and_then(|a| one.commit().map_err(backend).map(|()| a));
+            // ...unless SQLite rolled the whole transaction back (a full
+            // disk, an I/O error): then nothing of the group is stored.
+            if let Err(e) = &outcome {
+                if tx.is_autocommit() {
+                    return Err(e.clone());
+                }
             }
+            stored.push(outcome);
         }
         tx.commit().map_err(backend)?;
-        Ok(Appended {
-            message,
-            fresh: inserted == 1,
-        })
+        Ok(stored)
     }
 
     fn missed(
@@ -472,5 +493,40 @@ mod tests {
         store.lock().execute_batch("DROP TRIGGER no_media").unwrap();
         let again = store.append(file(&a, 1, BlobHash([1; 32]))).unwrap();
         assert!(again.fresh);
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_stored_fails_alone_in_its_group() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        store
+            .lock()
+            .execute_batch(
+                "CREATE TRIGGER no_media BEFORE INSERT ON message_media
+                 BEGIN SELECT RAISE(FAIL, 'refused'); END;",
+            )
+            .unwrap();
+        let group = vec![
+            text(&a, None, 1, "before"),
+            file(&a, 2, BlobHash([1; 32])),
+            text(&a, None, 3, "after"),
+        ];
+        let stored = store.append_group(group).unwrap();
+        assert!(stored[0].is_ok() && stored[1].is_err() && stored[2].is_ok());
+        let kept: Vec<u64> = store
+            .missed(&a, None, 10)
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.id.0)
+            .collect();
+        let ids: Vec<u64> = [&stored[0], &stored[2]]
+            .iter()
+            .map(|s| s.as_ref().unwrap().message.id.0)
+            .collect();
+        assert_eq!(
+            kept, ids,
+            "the good ones are stored, in order, and only they"
+        );
     }
 }

@@ -86,14 +86,33 @@ impl Session {
         self.emit(ClientEvent::Online(sorted));
     }
 
+    /// A user is online; an event only if that is news.
     pub(super) fn joined(&mut self, user: UserName) {
-        lock(&self.view).online.insert(user.key(), user.clone());
-        self.emit(ClientEvent::Joined(user));
+        let new = lock(&self.view)
+            .online
+            .insert(user.key(), user.clone())
+            .is_none();
+        if new {
+            self.emit(ClientEvent::Joined(user));
+        }
     }
 
+    /// A user is offline; an event only if that is news.
     pub(super) fn left(&mut self, user: UserName) {
-        lock(&self.view).online.remove(&user.key());
-        self.emit(ClientEvent::Left(user));
+        let gone = lock(&self.view).online.remove(&user.key()).is_some();
+        if gone {
+            self.emit(ClientEvent::Left(user));
+        }
+    }
+
+    /// A coalesced presence frame: each user's state now.
+    pub(super) fn presence(&mut self, came: Vec<UserName>, went: Vec<UserName>) {
+        for user in went {
+            self.left(user);
+        }
+        for user in came {
+            self.joined(user);
+        }
     }
 
     /// Queues an event. On a full queue, stops delivering until the next

@@ -118,6 +118,7 @@ impl Session {
             ServerMsg::Message(message) => self.deliver(message),
             ServerMsg::Joined { user } => self.joined(user),
             ServerMsg::Left { user } => self.left(user),
+            ServerMsg::Presence { came, went } => self.presence(came, went),
             ServerMsg::Online { users } => self.replace_online(users),
             ServerMsg::Accepted {
                 client_id,

@@ -118,6 +118,7 @@ impl Session {
                 ServerMsg::Message(message) => self.deliver(message),
                 ServerMsg::Joined { user } => self.joined(user),
                 ServerMsg::Left { user } => self.left(user),
+                ServerMsg::Presence { came, went } => self.presence(came, went),
                 ServerMsg::CaughtUp { truncated, .. } => {
                     self.emit(ClientEvent::CaughtUp { truncated });
                     return Ok(());

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use natter_common::protocol::close;
-use natter_common::{Fingerprint, MessageId, RequestId, SessionToken, UserName};
+use natter_common::{Fingerprint, MessageId, Refusal, RequestId, SessionToken, UserName};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -29,6 +29,9 @@ use super::request::{Command, HistoryWait, PendingSend};
 use super::view::{lock, SessionView};
 use crate::connection::{close_and_drain, ControlStream};
 use crate::error::ClientError;
+
+/// How long a first login keeps asking a server that answers `Busy`.
+const BUSY_PATIENCE: Duration = Duration::from_secs(60);
 
 /// The background task's state: everything about the session that must
 /// survive reconnects.
@@ -149,11 +152,25 @@ impl Session {
         self.connection.subscribe()
     }
 
-    /// Logs in once, failing fast; on success the task runs on in the
-    /// background, keeping the session alive.
+    /// Logs in, failing fast on anything but a busy server, which is
+    /// asked again after a jittered backoff for up to [`BUSY_PATIENCE`]
+    /// (a crowd logging in at once spreads out instead of failing). On
+    /// success the task runs on in the background, keeping the session
+    /// alive.
     pub(super) async fn start(mut self) -> Result<Started, ClientError> {
         let span = tracing::info_span!("client", server = %self.config.server, user = %self.name);
-        let (link, newly_trusted) = self.establish(false).instrument(span.clone()).await?;
+        let give_up = Instant::now() + BUSY_PATIENCE;
+        let (link, newly_trusted) = loop {
+            match self.establish(false).instrument(span.clone()).await {
+                Err(ClientError::Refused(Refusal::Busy(why))) if Instant::now() < give_up => {
+                    let wait = self.backoff.next_delay(&mut rand::thread_rng());
+                    tracing::info!("the server is busy ({why}); asking again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                }
+                outcome => break outcome?,
+            }
+        };
+        self.backoff.reset();
         let me = self.me.clone().expect("set by a successful login");
         let fingerprint = self.fingerprint.expect("set by a successful connection");
         tokio::spawn(self.run(link).instrument(span));

@@ -20,18 +20,43 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use natter_common::{ChatMessage, Recipient, UserName};
-use tokio::sync::mpsc;
+use bytes::Bytes;
+use natter_common::codec;
+use natter_common::{ChatMessage, MessageId, Recipient, ServerMsg, UserName};
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
+use self::presence::Pending;
 use crate::store::{AccountId, Family};
+
+pub mod presence;
 
 /// Something a session must pass on to its client.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    Message(Arc<ChatMessage>),
-    Joined(UserName),
-    Left(UserName),
+    Message(Encoded),
+    /// A coalesced `Presence` frame: see [`presence`].
+    Presence(Bytes),
+}
+
+/// A message encoded once, as the frame every recipient is sent: each
+/// session clones a reference to the same bytes.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub id: MessageId,
+    pub frame: Bytes,
+}
+
+impl Encoded {
+    /// `message` as a [`ServerMsg::Message`] frame.
+    pub fn new(message: ChatMessage) -> Result<Self, codec::FrameError> {
+        let id = message.id;
+        let frame = codec::encode_frame(&ServerMsg::Message(message))?;
+        Ok(Self {
+            id,
+            frame: frame.into(),
+        })
+    }
 }
 
 /// Identifies one session in the hub.
@@ -116,13 +141,16 @@ struct State {
     sessions: HashMap<SessionId, Member>,
     /// Case-folded name → (display name, live sessions).
     online: HashMap<String, (UserName, usize)>,
+    /// Presence changes not yet sent.
+    pending: Pending,
 }
 
 /// Cross-session delivery and presence, as sessions and the router use it.
 pub trait Fanout: Send + Sync + 'static {
-    /// Registers a session of `user`; announces the user if they just came
-    /// online. The snapshot in the subscription and the later updates on
-    /// its queue are exact: nothing falls between them.
+    /// Registers a session of `user`; announces the user (at the next
+    /// presence tick) if they just came online. The snapshot in the
+    /// subscription plus the later presence frames on its queue are exact:
+    /// nothing falls between them.
     fn join(&self, user: &UserName) -> Subscription;
     /// Unregisters a session (harmless if it was already dropped).
     fn leave(&self, id: SessionId);
@@ -136,6 +164,11 @@ pub trait Fanout: Send + Sync + 'static {
     fn publish(&self, message: ChatMessage);
     /// Users online now, sorted.
     fn online(&self) -> Vec<UserName>;
+    /// Sends every session one frame with the presence changes since the
+    /// last call, if there were any.
+    fn flush_presence(&self);
+    /// Notified when a presence change is pending: see [`presence::tick`].
+    fn presence_changed(&self) -> Arc<Notify>;
 }
 
 /// The registry of live sessions. Cheap to share; its lock is a std mutex
@@ -170,8 +203,7 @@ impl Fanout for Hub {
         entry.1 += 1;
         let first = entry.1 == 1;
         if first {
-            let others: Vec<SessionId> = state.sessions.keys().copied().collect();
-            deliver(&mut state, others, Outbound::Joined(user.clone()));
+            state.pending.record(user, true);
         }
         state.sessions.insert(
             id,
@@ -224,17 +256,39 @@ impl Fanout for Hub {
     /// All sessions for the group; both parties' sessions for a private
     /// message.
     fn publish(&self, message: ChatMessage) {
+        let to = message.to.clone();
+        let from = message.from.clone();
+        let encoded = match Encoded::new(message) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                // Content is checked before it is stored: the server's bug.
+                tracing::error!(error = %e, "a stored message cannot be encoded");
+                return;
+            }
+        };
         let mut state = self.lock();
-        let targets: Vec<SessionId> = match &message.to {
+        let targets: Vec<SessionId> = match &to {
             Recipient::Everyone => state.sessions.keys().copied().collect(),
             Recipient::User(to) => state
                 .sessions
                 .iter()
-                .filter(|(_, m)| m.user.same_account(to) || m.user.same_account(&message.from))
+                .filter(|(_, m)| m.user.same_account(to) || m.user.same_account(&from))
                 .map(|(id, _)| *id)
                 .collect(),
         };
-        deliver(&mut state, targets, Outbound::Message(Arc::new(message)));
+        deliver(&mut state, targets, Outbound::Message(encoded));
+    }
+
+    fn flush_presence(&self) {
+        let mut state = self.lock();
+        if let Some(frame) = state.pending.take_frame() {
+            let everyone: Vec<SessionId> = state.sessions.keys().copied().collect();
+            deliver(&mut state, everyone, Outbound::Presence(frame));
+        }
+    }
+
+    fn presence_changed(&self) -> Arc<Notify> {
+        self.lock().pending.changed.clone()
     }
 
     fn online(&self) -> Vec<UserName> {
@@ -270,7 +324,8 @@ fn deliver(state: &mut State, targets: Vec<SessionId>, item: Outbound) {
 }
 
 /// Removes a session, firing its kick with `reason`, and announces the
-/// user's departure if no session of theirs is left.
+/// user's departure (at the next presence tick) if no session of theirs is
+/// left.
 fn remove(state: &mut State, id: SessionId, reason: KickReason) {
     let Some(member) = state.sessions.remove(&id) else {
         return;
@@ -286,8 +341,7 @@ fn remove(state: &mut State, id: SessionId, reason: KickReason) {
     };
     if last {
         if let Some((user, _)) = state.online.remove(&key) {
-            let others: Vec<SessionId> = state.sessions.keys().copied().collect();
-            deliver(state, others, Outbound::Left(user));
+            state.pending.record(&user, false);
         }
     }
 }
@@ -295,7 +349,7 @@ fn remove(state: &mut State, id: SessionId, reason: KickReason) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use natter_common::{Content, MessageId, Timestamp};
+    use natter_common::{Content, Timestamp};
 
     fn name(s: &str) -> UserName {
         UserName::parse(s).unwrap()
@@ -311,26 +365,70 @@ mod tests {
         }
     }
 
+    /// The next presence frame in `rx`, decoded: (came, went).
+    fn presence(rx: &mut mpsc::Receiver<Outbound>) -> Option<(Vec<UserName>, Vec<UserName>)> {
+        match rx.try_recv() {
+            Ok(Outbound::Presence(frame)) => match codec::decode_payload(&frame[4..]) {
+                Ok(ServerMsg::Presence { came, went }) => Some((came, went)),
+                other => panic!("not a presence frame: {other:?}"),
+            },
+            _ => None,
+        }
+    }
+
     #[test]
     fn presence_counts_sessions_per_user() {
         let hub = Hub::new(8);
         let mut a = hub.join(&name("a"));
         let b1 = hub.join(&name("b"));
         assert_eq!(b1.online, vec![name("a"), name("b")]);
-        assert!(matches!(a.rx.try_recv(), Ok(Outbound::Joined(u)) if u == name("b")));
+        hub.flush_presence();
+        assert_eq!(
+            presence(&mut a.rx),
+            Some((vec![name("a"), name("b")], vec![]))
+        );
         let b2 = hub.join(&name("B"));
-        assert!(
-            a.rx.try_recv().is_err(),
+        hub.flush_presence();
+        assert_eq!(
+            presence(&mut a.rx),
+            None,
             "a second device is not a new join"
         );
         hub.leave(b1.id);
-        assert!(
-            a.rx.try_recv().is_err(),
+        hub.flush_presence();
+        assert_eq!(
+            presence(&mut a.rx),
+            None,
             "b is still online on another device"
         );
         hub.leave(b2.id);
-        assert!(matches!(a.rx.try_recv(), Ok(Outbound::Left(u)) if u == name("b")));
+        hub.flush_presence();
+        assert_eq!(presence(&mut a.rx), Some((vec![], vec![name("b")])));
         assert_eq!(hub.online(), vec![name("a")]);
+    }
+
+    /// A burst of logins and logouts within one tick is one frame for each
+    /// session, with every user's final state: O(N) frames for N logins.
+    #[test]
+    fn presence_changes_within_a_tick_are_one_frame_per_session() {
+        let hub = Hub::new(8);
+        let mut watchers: Vec<_> = (0..100)
+            .map(|i| hub.join(&name(&format!("u{i}"))))
+            .collect();
+        let brief = hub.join(&name("brief"));
+        hub.leave(brief.id);
+        hub.flush_presence();
+        for w in &mut watchers {
+            let (came, went) = presence(&mut w.rx).expect("one frame");
+            assert_eq!(came.len(), 100);
+            assert_eq!(went, vec![name("brief")]);
+            assert!(presence(&mut w.rx).is_none(), "and only one");
+        }
+        hub.flush_presence();
+        assert!(
+            presence(&mut watchers[0].rx).is_none(),
+            "nothing new, no frame"
+        );
     }
 
     #[test]
@@ -339,8 +437,6 @@ mod tests {
         let mut a = hub.join(&name("a"));
         let mut b = hub.join(&name("b"));
         let mut c = hub.join(&name("c"));
-        while a.rx.try_recv().is_ok() {}
-        while b.rx.try_recv().is_ok() {}
         hub.publish(message("a", Some("b")));
         assert!(matches!(a.rx.try_recv(), Ok(Outbound::Message(_))));
         assert!(matches!(b.rx.try_recv(), Ok(Outbound::Message(_))));
