@@ -8,8 +8,9 @@
 //! - `--mode storm`: `--clients` pre-created accounts call `Client::login`
 //!   at once (released by one barrier). Reports per-client login time
 //!   (p50/p99/max), the time until all are in, successes, failures by
-//!   kind, and server RSS before/peak/after. Target (issue 9): all get in;
-//!   RSS after within 64 MiB of before.
+//!   kind, and server RSS before, peak, after (all still logged in) and
+//!   once they have all logged out again. Target (issue 9): all get in; RSS
+//!   after within 64 MiB of before.
 //! - `--mode tokens`: `--clients` clients log in (a few at a time), then
 //!   the server child is SIGKILLed and started again on the same address
 //!   and data; reports how long until every client is back by itself
@@ -128,6 +129,15 @@ async fn storm(
     let all_secs = started.elapsed().as_secs_f64();
     let after = server.settled_rss_mib(Duration::from_secs(5)).await;
     let peak = server.peak_rss_mib();
+    // And once they have all logged out: what the logins themselves left.
+    let logouts: Vec<_> = held
+        .into_iter()
+        .map(|(client, _drain)| tokio::spawn(client.logout()))
+        .collect();
+    for logout in logouts {
+        let _ = logout.await;
+    }
+    let left = server.settled_rss_mib(Duration::from_secs(10)).await;
     times.sort_by(|a, b| a.total_cmp(b));
     Ok(serde_json::json!({
         "succeeded": times.len(),
@@ -139,6 +149,7 @@ async fn storm(
             "before": rounded(before, 1),
             "peak": rounded(peak, 1),
             "after": rounded(after, 1),
+            "after_all_logged_out": rounded(left, 1),
         },
     }))
 }
