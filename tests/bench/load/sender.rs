@@ -29,12 +29,16 @@ pub async fn run(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
         return;
     };
     let load = &shared.load;
-    let every = Duration::from_secs_f64(load.senders as f64 / load.rate);
-    let end = at + Duration::from_secs_f64(load.secs);
+    // Exactly R × D messages in all: message k is due at k/R seconds.
+    let total = (load.rate * load.secs).round() as usize;
     let from = UserName::parse(&format!("sender{s}")).expect("a valid name");
-    let mut due = at + Duration::from_secs_f64(s as f64 / load.rate);
     let mut seq = 0u32;
-    while due < end {
+    loop {
+        let k = s + seq as usize * load.senders;
+        if k >= total {
+            break;
+        }
+        let due = at + Duration::from_secs_f64(k as f64 / load.rate);
         tokio::time::sleep_until(due.into()).await;
         let now = Instant::now();
         let lag = now.saturating_duration_since(due).as_micros() as u64;
@@ -55,7 +59,6 @@ pub async fn run(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
             shared.accepted.fetch_add(1, Relaxed);
         }
         seq += 1;
-        due += every;
     }
     shared.stop.cancelled().await;
 }
