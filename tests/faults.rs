@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use natter_client::{Client, ClientError, ClientEvent, Events, TransferId};
 use natter_common::codec;
-use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
+use natter_common::protocol::{MediaKind, TransferReply};
 use natter_common::{
     BlobHash, ChatMessage, ClientMsgId, Content, Conversation, MessageId, Recipient, Refusal,
 };
@@ -497,16 +497,7 @@ async fn a_full_disk_gets_clear_refusals_and_everything_recovers_when_space_retu
     // and says so.
     let source = files.path().join("big.bin");
     random_file(&source, 16 * MIB, "disk full");
-    let (hash, size) = natter_client::hash::hash_file(&source).await.unwrap();
-    let (mut send, mut recv) = alice.connection().unwrap().open_bi().await.unwrap();
-    let put = TransferHeader::Put {
-        kind: MediaKind::File,
-        hash,
-        size,
-    };
-    codec::write_frame(&mut send, &put).await.unwrap();
-    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
-    assert_eq!(reply, Some(TransferReply::SendFrom { offset: 0 }));
+    let (mut send, mut recv) = natter_tests::blobs::start_raw_upload(&alice, &source).await;
     let filler = disk.path().join("filler");
     fill(&filler);
     shrink(&filler, 2 * MIB);

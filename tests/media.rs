@@ -8,6 +8,7 @@ use natter_client::hash::hash_file;
 use natter_client::{transfer, Client, ClientError, ClientEvent, MediaCache};
 use natter_common::protocol::MediaKind;
 use natter_common::{BlobHash, Content, MediaRef, Recipient, Refusal, UserName};
+use natter_tests::blobs::start_raw_upload;
 use natter_tests::*;
 
 const MIB: u64 = 1 << 20;
@@ -474,24 +475,6 @@ async fn chat_flows_in_order_while_a_large_transfer_runs() {
     within("the upload", upload).await.unwrap().unwrap();
 }
 
-/// Starts an upload of `path` on `client`'s connection and sends none of
-/// its bytes: the server has given it a turn once this returns.
-async fn hold_an_upload(client: &Client, path: &Path) -> (quinn::SendStream, quinn::RecvStream) {
-    use natter_common::codec;
-    use natter_common::protocol::{TransferHeader, TransferReply};
-    let (hash, size) = hash_file(path).await.unwrap();
-    let (mut send, mut recv) = client.connection().unwrap().open_bi().await.unwrap();
-    let put = TransferHeader::Put {
-        kind: MediaKind::File,
-        hash,
-        size,
-    };
-    codec::write_frame(&mut send, &put).await.unwrap();
-    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
-    assert_eq!(reply, Some(TransferReply::SendFrom { offset: 0 }));
-    (send, recv)
-}
-
 /// Sends the held upload's bytes and waits for the server to store them.
 async fn finish_held_upload(held: (quinn::SendStream, quinn::RecvStream), path: &Path) {
     use natter_common::codec;
@@ -553,7 +536,7 @@ async fn uploads_past_the_server_wide_limit_are_told_busy_when_they_may_not_wait
 
     // Alice has the one turn; Bob is told the server is busy, before any
     // of his bytes move.
-    let holding = hold_an_upload(&alice, &held).await;
+    let holding = start_raw_upload(&alice, &held).await;
     let (other_hash, other_size) = hash_file(&other).await.unwrap();
     let (_, cancel) = bob.new_transfer();
     let mut moved = 0;
@@ -596,7 +579,7 @@ async fn an_upload_past_the_server_wide_limit_waits_for_a_turn() {
         server: _server,
     } = one_turn(|_| {}, 16).await;
 
-    let holding = hold_an_upload(&alice, &held).await;
+    let holding = start_raw_upload(&alice, &held).await;
     // Bob asks while Alice holds the turn: his header is one small frame,
     // hers still has 16 MiB to send, hash and sync, so he asks first in
     // all but a freak schedule. He must wait, not be refused.
@@ -633,7 +616,7 @@ async fn a_stalled_upload_is_dropped_and_frees_its_turn() {
     )
     .await;
 
-    let (send, _recv) = hold_an_upload(&alice, &held).await;
+    let (send, _recv) = start_raw_upload(&alice, &held).await;
     within("the server to stop the stalled upload", send.stopped())
         .await
         .unwrap();

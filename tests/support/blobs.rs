@@ -1,7 +1,11 @@
 //! Blobs for the hostile media tests: deterministic content with its hash,
 //! transfer headers, and raw users to send them.
 
-use natter_common::protocol::{MediaKind, TransferHeader};
+use std::path::Path;
+
+use natter_client::Client;
+use natter_common::codec;
+use natter_common::protocol::{MediaKind, TransferHeader, TransferReply};
 use natter_common::BlobHash;
 
 use crate::raw::RawPeer;
@@ -40,4 +44,21 @@ pub async fn raw_user(server: &TestServer, name: &str) -> RawPeer {
         .await
         .expect("register");
     RawPeer::login(server.addr, name, PASSWORD).await
+}
+
+/// Starts an upload of the file at `path` on `client`'s connection by
+/// hand and sends none of its bytes: once this returns the server has
+/// given it a turn and asked for the bytes from offset 0.
+pub async fn start_raw_upload(
+    client: &Client,
+    path: &Path,
+) -> (quinn::SendStream, quinn::RecvStream) {
+    let (hash, size) = natter_client::hash::hash_file(path).await.unwrap();
+    let (mut send, mut recv) = client.connection().unwrap().open_bi().await.unwrap();
+    codec::write_frame(&mut send, &put(hash, size))
+        .await
+        .unwrap();
+    let reply: Option<TransferReply> = codec::read_frame(&mut recv, 4096).await.unwrap();
+    assert_eq!(reply, Some(TransferReply::SendFrom { offset: 0 }));
+    (send, recv)
 }
