@@ -34,14 +34,12 @@ pub async fn fanout(load: Load, dir: Option<PathBuf>, baseline: bool) -> anyhow:
     let made = Instant::now();
     let tokens = accounts::create(&data, load.clients, PASSWORD).await?;
     let accounts_secs = made.elapsed().as_secs_f64();
-    let server = LoadChild::natter(&data, &lifted_limits(load.clients)).await?;
-    let mut report = measure(&server, Target::Natter(Arc::new(tokens)), &load).await?;
+    let mut server = LoadChild::natter(&data, &lifted_limits(load.clients)).await?;
+    let mut report = measure(&mut server, Target::Natter(Arc::new(tokens)), &load).await?;
     let pinned = pinned && server.pinned;
-    server.stop().await?;
     if baseline {
-        let relay = LoadChild::relay(&temp.path().join("relay")).await?;
-        report["baseline"] = measure(&relay, Target::Relay, &load).await?;
-        relay.stop().await?;
+        let mut relay = LoadChild::relay(&temp.path().join("relay")).await?;
+        report["baseline"] = measure(&mut relay, Target::Relay, &load).await?;
     }
     let head = serde_json::json!({
         "scenario": "fanout",
@@ -62,8 +60,9 @@ pub async fn fanout(load: Load, dir: Option<PathBuf>, baseline: bool) -> anyhow:
 }
 
 /// One run of the load against `child`: its figures as a JSON object.
+/// Ends by killing the child (see [`room::Shared::end`]).
 async fn measure(
-    child: &LoadChild,
+    child: &mut LoadChild,
     target: Target,
     load: &Load,
 ) -> anyhow::Result<serde_json::Value> {
@@ -73,9 +72,11 @@ async fn measure(
     let tasks = room::fill(child.addr, &target, &shared).await?;
     let setup_secs = setup.elapsed().as_secs_f64();
     let quiet_secs = child.quiet(Duration::from_secs(30)).await.as_secs_f64();
+    let setup_drops = child.udp_drops();
     let (start, server_cpu, driver_cpu) = send_phase(child, &shared).await;
+    let run_drops = child.udp_drops() - setup_drops;
     let (rss_after, rss_peak) = (child.rss_mib(), child.peak_rss_mib());
-    shared.stop.cancel();
+    let dropped = shared.end(child).await?;
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
         tallies.push(task.await??);
@@ -86,10 +87,11 @@ async fn measure(
     let expected = accepted * load.clients as u64;
     let window = (totals.last_ns.saturating_sub(shared.ns(start)) as f64 / 1e9).max(load.secs);
     let per_delivery = |cpu: f64| rounded(cpu * 1e6 / deliveries.max(1) as f64, 2);
-    let first_drop = shared.first_close.lock().ok().and_then(|r| r.clone());
     Ok(serde_json::json!({
         "setup_secs": rounded(setup_secs, 2),
         "quiet_secs": rounded(quiet_secs, 2),
+        "login_retries": shared.retries.load(Relaxed),
+        "server_udp_drops": { "setup": setup_drops, "run": run_drops },
         "sent": shared.sent.load(Relaxed),
         "accepted": accepted,
         "rejected": shared.rejected.load(Relaxed),
@@ -98,8 +100,8 @@ async fn measure(
         "lost": expected.saturating_sub(deliveries),
         "duplicates": totals.duplicates,
         "order_anomalies": totals.order_anomalies,
-        "dropped_clients": shared.closed.load(Relaxed),
-        "first_drop_reason": first_drop,
+        "dropped_clients": dropped.count,
+        "first_drop_reason": dropped.first_reason,
         "max_send_lag_ms": rounded(shared.send_lag_us.load(Relaxed) as f64 / 1000.0, 1),
         "latency_ms": summary(&totals.latencies_ms, 2),
         "server_cpu_s": rounded(server_cpu, 2),

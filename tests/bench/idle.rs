@@ -26,15 +26,12 @@ pub async fn idle(clients: usize, dir: Option<PathBuf>, baseline: bool) -> anyho
     let temp = tempfile::tempdir_in(dir.unwrap_or_else(std::env::temp_dir))?;
     let data = temp.path().join("server");
     let tokens = accounts::create(&data, clients, PASSWORD).await?;
-    let server = LoadChild::natter(&data, &lifted_limits(clients)).await?;
-    let natter = hold(&server, Target::Natter(Arc::new(tokens)), clients).await?;
+    let mut server = LoadChild::natter(&data, &lifted_limits(clients)).await?;
+    let natter = hold(&mut server, Target::Natter(Arc::new(tokens)), clients).await?;
     let pinned = pinned && server.pinned;
-    server.stop().await?;
     let relay = if baseline {
-        let relay = LoadChild::relay(&temp.path().join("relay")).await?;
-        let held = hold(&relay, Target::Relay, clients).await?;
-        relay.stop().await?;
-        held
+        let mut relay = LoadChild::relay(&temp.path().join("relay")).await?;
+        hold(&mut relay, Target::Relay, clients).await?
     } else {
         serde_json::Value::Null
     };
@@ -52,9 +49,10 @@ pub async fn idle(clients: usize, dir: Option<PathBuf>, baseline: bool) -> anyho
     Ok(())
 }
 
-/// Fills `child` with `clients` idle sessions; its memory before and after.
+/// Fills `child` with `clients` idle sessions; its memory before and
+/// after. Ends by killing the child (see [`room::Shared::end`]).
 async fn hold(
-    child: &LoadChild,
+    child: &mut LoadChild,
     target: Target,
     clients: usize,
 ) -> anyhow::Result<serde_json::Value> {
@@ -74,7 +72,8 @@ async fn hold(
     let quiet_secs = child.quiet(Duration::from_secs(60)).await.as_secs_f64();
     let after = child.settled_rss_mib(Duration::from_secs(10)).await;
     let (peak, cpu) = (child.peak_rss_mib(), child.cpu_seconds());
-    shared.stop.cancel();
+    let drops = child.udp_drops();
+    let dropped = shared.end(child).await?;
     for task in tasks {
         task.await??;
     }
@@ -82,7 +81,10 @@ async fn hold(
         "setup_secs": rounded(setup_secs, 2),
         "quiet_secs": rounded(quiet_secs, 2),
         "server_cpu_s": rounded(cpu, 2),
-        "dropped_clients": shared.closed.load(std::sync::atomic::Ordering::Relaxed),
+        "login_retries": shared.retries.load(std::sync::atomic::Ordering::Relaxed),
+        "server_udp_drops": drops,
+        "dropped_clients": dropped.count,
+        "first_drop_reason": dropped.first_reason,
         "rss_mib": {
             "before": rounded(before, 1),
             "after": rounded(after, 1),

@@ -8,8 +8,9 @@
 //! - `--mode storm`: `--clients` pre-created accounts call `Client::login`
 //!   at once (released by one barrier). Reports per-client login time
 //!   (p50/p99/max), the time until all are in, successes, failures by
-//!   kind, and server RSS before/peak/after. Target (issue 9): all get in;
-//!   RSS after within 64 MiB of before.
+//!   kind, and server RSS before, peak, after (all still logged in) and
+//!   once they have all logged out again. Target (issue 9): all get in; RSS
+//!   after within 64 MiB of before.
 //! - `--mode tokens`: `--clients` clients log in (a few at a time), then
 //!   the server child is SIGKILLed and started again on the same address
 //!   and data; reports how long until every client is back by itself
@@ -17,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,9 @@ pub enum Mode {
     /// Logged-in clients reconnect with their tokens after a server crash.
     Tokens,
 }
+
+/// Password logins per client before the token mode's setup gives up.
+const SETUP_ATTEMPTS: u32 = 10;
 
 /// How long the token mode waits for the clients to come back.
 const RECONNECT_PATIENCE: Duration = Duration::from_secs(60);
@@ -124,6 +129,15 @@ async fn storm(
     let all_secs = started.elapsed().as_secs_f64();
     let after = server.settled_rss_mib(Duration::from_secs(5)).await;
     let peak = server.peak_rss_mib();
+    // And once they have all logged out: what the logins themselves left.
+    let logouts: Vec<_> = held
+        .into_iter()
+        .map(|(client, _drain)| tokio::spawn(client.logout()))
+        .collect();
+    for logout in logouts {
+        let _ = logout.await;
+    }
+    let left = server.settled_rss_mib(Duration::from_secs(10)).await;
     times.sort_by(|a, b| a.total_cmp(b));
     Ok(serde_json::json!({
         "succeeded": times.len(),
@@ -135,6 +149,7 @@ async fn storm(
             "before": rounded(before, 1),
             "peak": rounded(peak, 1),
             "after": rounded(after, 1),
+            "after_all_logged_out": rounded(left, 1),
         },
     }))
 }
@@ -148,7 +163,7 @@ async fn tokens(
 ) -> anyhow::Result<serde_json::Value> {
     let setup = Instant::now();
     let (back_tx, mut back) = mpsc::unbounded_channel::<Seen>();
-    let held = log_in_all(config, clients, back_tx).await?;
+    let (held, setup_retries) = log_in_all(config, clients, back_tx).await?;
     let setup_secs = setup.elapsed().as_secs_f64();
     let before = server.rss_mib();
     let killed = Instant::now();
@@ -174,6 +189,7 @@ async fn tokens(
     drop(held);
     Ok(serde_json::json!({
         "setup_secs": rounded(setup_secs, 1),
+        "setup_login_retries": setup_retries,
         "restart_listening_secs": rounded(listening_secs, 3),
         "reconnected": times.len(),
         "missing": clients - times.len(),
@@ -190,21 +206,21 @@ async fn tokens(
 
 /// Logs `clients` clients in, a few at a time (they share one address,
 /// whose hashing share is small); each reports on `back` every time it
-/// reconnects with its token.
+/// reconnects with its token. The clients, and the logins tried again.
 async fn log_in_all(
     config: &ClientConfig,
     clients: usize,
     back: mpsc::UnboundedSender<Seen>,
-) -> anyhow::Result<Vec<Client>> {
+) -> anyhow::Result<(Vec<Client>, u64)> {
     let slots = Arc::new(Semaphore::new(4));
+    let retries = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..clients)
         .map(|i| {
             let (config, slots, back) = (config.clone(), slots.clone(), back.clone());
+            let retries = retries.clone();
             tokio::spawn(async move {
                 let _slot = slots.acquire_owned().await?;
-                let (client, events) = Client::login(config, &accounts::name(i), PASSWORD)
-                    .await
-                    .with_context(|| format!("logging in client {i}"))?;
+                let (client, events) = persistent_login(config, i, &retries).await?;
                 tokio::spawn(watch(events, back));
                 anyhow::Ok(client)
             })
@@ -214,7 +230,30 @@ async fn log_in_all(
     for task in tasks {
         held.push(task.await??);
     }
-    Ok(held)
+    Ok((held, retries.load(Relaxed)))
+}
+
+/// Logs client `i` in, trying again (up to [`SETUP_ATTEMPTS`] times, a
+/// little later each time) when the server is busy or does not answer,
+/// as a patient user would; counts the retries.
+async fn persistent_login(
+    config: ClientConfig,
+    i: usize,
+    retries: &AtomicU64,
+) -> anyhow::Result<(Client, Events)> {
+    let mut attempt = 1;
+    loop {
+        match Client::login(config.clone(), &accounts::name(i), PASSWORD).await {
+            Ok(logged_in) => return Ok(logged_in),
+            Err(e) if attempt < SETUP_ATTEMPTS => {
+                tracing::debug!(client = i, error = %e, "setup login failed, trying again");
+                retries.fetch_add(1, Relaxed);
+                tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e).with_context(|| format!("logging in client {i}")),
+        }
+    }
 }
 
 /// What a client's events said after the crash, and when.

@@ -105,6 +105,18 @@ impl LoadChild {
         crate::cpu_seconds(&self.pid)
     }
 
+    /// Datagrams the kernel dropped at its UDP socket so far because its
+    /// receive buffer was full (the `drops` column of /proc/net/udp).
+    pub fn udp_drops(&self) -> u64 {
+        let local = format!("0100007F:{:04X}", self.addr.port());
+        let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+        table
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(&local))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Its resident set size now (VmRSS), in MiB.
     pub fn rss_mib(&self) -> f64 {
         status_mib(&self.pid, "VmRSS:")

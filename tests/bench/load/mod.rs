@@ -9,6 +9,7 @@ pub mod frames;
 pub mod presence;
 pub mod relay;
 pub mod room;
+pub mod sender;
 pub mod serve;
 pub mod session;
 pub mod stamp;

@@ -8,20 +8,22 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use natter_common::codec::{decode_payload, encode_frame};
-use natter_common::{
-    ChatMessage, ClientMsg, ClientMsgId, Content, MessageId, Recipient, ServerMsg, SessionToken,
-    Timestamp, UserName,
-};
+use natter_common::codec::decode_payload;
+use natter_common::{ChatMessage, Content, ServerMsg, SessionToken};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::child::LoadChild;
+use super::frames::Frames;
+use super::sender;
 use super::session::{self, Session};
 use super::stamp::Stamp;
 use super::tally::Tally;
 
 /// Handshakes in flight at once while the room fills.
 const HANDSHAKES: usize = 32;
+/// Attempts to get in before a client gives up (and the run fails).
+const ATTEMPTS: usize = 5;
 
 /// The shape of a run.
 #[derive(Clone)]
@@ -44,25 +46,33 @@ pub enum Target {
     Relay,
 }
 
+/// Sessions the server ended before the run did.
+pub struct Dropped {
+    pub count: usize,
+    pub first_reason: Option<String>,
+}
+
 /// State every client task shares: counters, the start signal, the stop.
 pub struct Shared {
     /// The one monotonic clock every stamp is read from.
     clock: Instant,
     pub load: Load,
-    relay: bool,
+    pub relay: bool,
     pub ready: AtomicUsize,
+    /// Failed attempts to get in that were tried again.
+    pub retries: AtomicU64,
     pub sent: AtomicU64,
     pub accepted: AtomicU64,
     pub rejected: AtomicU64,
     /// First deliveries, all recipients together.
     pub received: AtomicU64,
     /// Sessions whose stream ended before the run stopped.
-    pub closed: AtomicUsize,
+    closed: AtomicUsize,
     /// Why the first session that ended early ended.
-    pub first_close: std::sync::Mutex<Option<String>>,
+    first_close: std::sync::Mutex<Option<String>>,
     /// Worst lateness of a send against its schedule, µs.
     pub send_lag_us: AtomicU64,
-    start: watch::Sender<Option<Instant>>,
+    pub(super) start: watch::Sender<Option<Instant>>,
     pub stop: CancellationToken,
 }
 
@@ -73,6 +83,7 @@ impl Shared {
             load,
             relay,
             ready: AtomicUsize::new(0),
+            retries: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -108,6 +119,20 @@ impl Shared {
         first.get_or_insert(reason);
     }
 
+    /// Ends the run: notes the sessions that ended early, kills the
+    /// server child, then stops the client tasks. Killing it first spares
+    /// the teardown a storm the run is not about: every client leaving
+    /// would be announced to all the others, whose readers are gone.
+    pub async fn end(&self, child: &mut LoadChild) -> anyhow::Result<Dropped> {
+        let dropped = Dropped {
+            count: self.closed.load(Relaxed),
+            first_reason: self.first_close.lock().ok().and_then(|r| r.clone()),
+        };
+        child.kill().await?;
+        self.stop.cancel();
+        Ok(dropped)
+    }
+
     /// Whether every send is answered and every answered message reached
     /// every session still connected.
     pub fn drained(&self) -> bool {
@@ -130,10 +155,7 @@ pub fn spawn_client(
 ) -> tokio::task::JoinHandle<anyhow::Result<Tally>> {
     tokio::spawn(async move {
         let permit = handshakes.acquire_owned().await?;
-        let session = match &target {
-            Target::Natter(tokens) => session::resume(&endpoint, server, tokens[i].clone()).await?,
-            Target::Relay => session::join_relay(&endpoint, server).await?,
-        };
+        let session = get_in(i, &endpoint, server, &target, &shared).await?;
         drop(permit);
         shared.ready.fetch_add(1, Relaxed);
         let Session {
@@ -144,30 +166,69 @@ pub fn spawn_client(
         // Finishing the control stream would end the session: senders
         // keep it in their task, the others here.
         let (sender, _send) = if i < shared.load.senders {
-            (Some(tokio::spawn(sender(i, send, shared.clone()))), None)
+            (
+                Some(tokio::spawn(sender::run(i, send, shared.clone()))),
+                None,
+            )
         } else {
             (None, Some(send))
         };
-        let expected = (shared.load.rate * shared.load.secs) as usize + 16;
-        let mut tally = Tally::new(shared.load.senders, expected);
-        loop {
-            tokio::select! {
-                biased;
-                _ = shared.stop.cancelled() => break,
-                frame = frames.next() => match frame {
-                    Ok(Some(payload)) => receive(payload, &mut tally, &shared),
-                    end => {
-                        shared.closed(&connection, end.err());
-                        break;
-                    }
-                },
-            }
-        }
+        let tally = receive_until_stop(&connection, &mut frames, &shared).await;
         if let Some(sender) = sender {
             sender.abort();
         }
         Ok(tally)
     })
+}
+
+/// Receives until the run stops or the server ends the session; what
+/// arrived.
+async fn receive_until_stop(
+    connection: &quinn::Connection,
+    frames: &mut Frames,
+    shared: &Shared,
+) -> Tally {
+    let expected = (shared.load.rate * shared.load.secs) as usize + 16;
+    let mut tally = Tally::new(shared.load.senders, expected);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shared.stop.cancelled() => break,
+            frame = frames.next() => match frame {
+                Ok(Some(payload)) => receive(payload, &mut tally, shared),
+                end => {
+                    shared.closed(connection, end.err());
+                    break;
+                }
+            },
+        }
+    }
+    tally
+}
+
+/// Connects and logs in (or joins the relay), trying again a few times
+/// as a real client would: a handshake can fail when the server's socket
+/// drops packets while the room fills. A token that was rotated by an
+/// attempt whose answer was lost still resumes within its grace.
+async fn get_in(
+    i: usize,
+    endpoint: &quinn::Endpoint,
+    server: SocketAddr,
+    target: &Target,
+    shared: &Shared,
+) -> anyhow::Result<Session> {
+    let mut attempt = 0;
+    loop {
+        let result = match target {
+            Target::Natter(tokens) => session::resume(endpoint, server, tokens[i].clone()).await,
+            Target::Relay => session::join_relay(endpoint, server).await,
+        };
+        attempt += 1;
+        match result {
+            Err(_) if attempt < ATTEMPTS => shared.retries.fetch_add(1, Relaxed),
+            other => return other,
+        };
+    }
 }
 
 /// One frame from the server: a stamped message, or an answer to a send.
@@ -199,64 +260,6 @@ fn receive(payload: &[u8], tally: &mut Tally, shared: &Shared) {
         }
         _ => {}
     }
-}
-
-/// Sender `s`: its share of the schedule (message k of the run is due at
-/// k/R seconds and sent by sender k mod S), each stamped as it is written.
-/// Holds the stream open until the stop, since closing it ends the session.
-async fn sender(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
-    let mut start = shared.start.subscribe();
-    let Ok(at) = start
-        .wait_for(Option::is_some)
-        .await
-        .map(|t| t.unwrap_or_else(Instant::now))
-    else {
-        return;
-    };
-    let load = &shared.load;
-    let every = Duration::from_secs_f64(load.senders as f64 / load.rate);
-    let end = at + Duration::from_secs_f64(load.secs);
-    let from = UserName::parse(&format!("sender{s}")).expect("a valid name");
-    let mut due = at + Duration::from_secs_f64(s as f64 / load.rate);
-    let mut seq = 0u32;
-    while due < end {
-        tokio::time::sleep_until(due.into()).await;
-        let now = Instant::now();
-        let lag = now.saturating_duration_since(due).as_micros() as u64;
-        shared.send_lag_us.fetch_max(lag, Relaxed);
-        let stamp = Stamp {
-            sent_ns: shared.ns(now),
-            sender: s,
-            seq,
-        };
-        let text = Content::Text(stamp.text(load.body));
-        let frame = if shared.relay {
-            encode_frame(&ServerMsg::Message(ChatMessage {
-                id: MessageId(seq.into()),
-                from: from.clone(),
-                to: Recipient::Everyone,
-                sent_at: Timestamp(0),
-                content: text,
-            }))
-        } else {
-            encode_frame(&ClientMsg::Send {
-                client_id: ClientMsgId(u64::from(seq) + 1),
-                to: Recipient::Everyone,
-                content: text,
-            })
-        };
-        let Ok(frame) = frame else { return };
-        if send.write_all(&frame).await.is_err() {
-            return;
-        }
-        shared.sent.fetch_add(1, Relaxed);
-        if shared.relay {
-            shared.accepted.fetch_add(1, Relaxed);
-        }
-        seq += 1;
-        due += every;
-    }
-    shared.stop.cancelled().await;
 }
 
 /// Spawns all `clients` clients and waits until every one is in; the

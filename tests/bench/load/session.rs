@@ -16,8 +16,11 @@ use super::frames::Frames;
 /// Clients sharing one source address (and one endpoint).
 pub const PER_ADDRESS: usize = 50;
 
-/// How long one connection and login may take before the run fails.
+/// How long one connection and login may take before the attempt fails.
 const PATIENCE: Duration = Duration::from_secs(60);
+/// How long the QUIC handshake alone may take: one whose packets the
+/// server dropped would otherwise hang until quinn's 30 s idle timeout.
+const HANDSHAKE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// One connection and its control stream, logged in (or, for the relay,
 /// in the room).
@@ -99,7 +102,10 @@ async fn open(
     server: SocketAddr,
     hello: &Hello,
 ) -> anyhow::Result<Session> {
-    let connection = endpoint.connect(server, "localhost")?.await?;
+    let connecting = endpoint.connect(server, "localhost")?;
+    let connection = tokio::time::timeout(HANDSHAKE_PATIENCE, connecting)
+        .await
+        .context("no handshake within 5 s")??;
     let (mut send, recv) = connection.open_bi().await?;
     write_frame(&mut send, hello).await?;
     Ok(Session {
