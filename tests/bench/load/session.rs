@@ -54,7 +54,7 @@ pub fn endpoint_for(endpoints: &[quinn::Endpoint], i: usize) -> &quinn::Endpoint
 }
 
 /// Loopback source address number `i`: 127.0.0.2 upwards.
-fn source(i: usize) -> IpAddr {
+pub fn source(i: usize) -> IpAddr {
     let n = i + 2;
     IpAddr::from([127, 0, (n / 250) as u8, (n % 250) as u8])
 }
