@@ -33,7 +33,8 @@ use natter_tests::PASSWORD;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use super::{cpu_seconds, latency, peak_rss_mib, rounded, spawn_server, Probe};
+use crate::measure::{cpu_seconds, latency, peak_rss_mib, rounded};
+use crate::transfer::{spawn_server, Probe};
 
 /// Longest wait for one answer from the server before a connection counts
 /// as stalled.
