@@ -27,8 +27,10 @@ use crate::load::tally::Tally;
 
 /// The channel every client joins.
 pub const CHANNEL: &str = "#room";
-/// Connections registering at once while the channel fills.
-const HANDSHAKES: usize = 32;
+/// Connections registering at once while the channel fills. InspIRCd
+/// completes a TLS client's registration on its once-a-second background
+/// tick, so a small gate would cost a second per batch.
+const HANDSHAKES: usize = 1024;
 /// Clients per loopback source address (127.0.0.2, 127.0.0.3, …).
 const PER_ADDRESS: usize = 250;
 /// Longest line accepted (IRC's is 512 bytes; InspIRCd's tags add more).
@@ -186,10 +188,12 @@ async fn join(
     let mut tls = connector.connect(name, tcp).await?;
     if i == 0 {
         let (_, connection) = tls.get_ref();
+        let version = connection.protocol_version().and_then(|v| v.as_str());
+        let suite = connection.negotiated_cipher_suite();
         let what = format!(
-            "{:?} {:?}",
-            connection.protocol_version(),
-            connection.negotiated_cipher_suite().map(|s| s.suite())
+            "{} {}",
+            version.unwrap_or("?"),
+            suite.and_then(|s| s.suite().as_str()).unwrap_or("?")
         );
         *shared.tls.lock().unwrap_or_else(|p| p.into_inner()) = Some(what);
     }
