@@ -253,6 +253,10 @@ async fn run(
     let mut seq = 0u32;
     let mut reply = Vec::new();
     let mut started = false;
+    // Made once: registering a fresh waiter on every wake-up would take
+    // the token's lock twice per read.
+    let stop = shared.stop.cancelled();
+    tokio::pin!(stop);
     loop {
         // Lines already buffered (e.g. past the end of NAMES) come first.
         let now_ns = shared.ns(Instant::now());
@@ -325,7 +329,7 @@ async fn run(
                 let next = due + every;
                 schedule = (next < end).then_some((next, end));
             }
-            () = shared.stop.cancelled() => return Ok(tally),
+            () = &mut stop => return Ok(tally),
         }
     }
 }
