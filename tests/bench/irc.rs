@@ -11,6 +11,10 @@
 //! `recipients_per_message` = N − 1 clients; and it has no
 //! acknowledgement, so `accepted` is what was written (`rejected` counts
 //! error numerics the server answered during the run).
+//!
+//! InspIRCd writes each recipient's queued lines in one go, so its CPU
+//! per delivery falls as the rate rises (at N = 1000 on two shared cores:
+//! about 9 µs at R = 100, 2 µs at R = 500): compare servers at the same R.
 
 mod client;
 mod server;
