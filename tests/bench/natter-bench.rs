@@ -27,6 +27,7 @@ mod abuse;
 mod fanout;
 mod history;
 mod idle;
+mod irc;
 mod load;
 mod login;
 mod measure;
@@ -152,6 +153,33 @@ enum Bench {
         #[arg(long)]
         no_baseline: bool,
     },
+    /// The fanout load shape against InspIRCd over TLS (a real IRC server,
+    /// the yardstick): the same JSON fields, N − 1 recipients per message.
+    Irc {
+        /// Clients in the channel.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// How many of them send.
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Messages per second, all senders together, evenly paced.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Bytes of text per message (at least 31: the stamp).
+        #[arg(long, default_value_t = 100)]
+        body: usize,
+        /// Seconds of the send phase.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Most seconds to wait after the send phase for the last
+        /// deliveries (the wait ends as soon as all have arrived).
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// The inspircd binary (default: `inspircd` on $PATH, else
+        /// /usr/sbin/inspircd).
+        #[arg(long)]
+        inspircd: Option<PathBuf>,
+    },
     /// Server memory per idle logged-in client (RSS before the logins and
     /// after N sessions caught up and settled), against the bare quinn
     /// relay's per connection.
@@ -260,6 +288,26 @@ async fn main() -> anyhow::Result<()> {
                 grace: Duration::from_secs_f64(grace.max(0.0)),
             };
             fanout::fanout(load, dir, !no_baseline).await
+        }
+        Bench::Irc {
+            clients,
+            senders,
+            rate,
+            body,
+            secs,
+            grace,
+            inspircd,
+        } => {
+            let clients = clients.max(2);
+            let load = load::room::Load {
+                clients,
+                senders: senders.clamp(1, clients),
+                rate: rate.max(0.1),
+                body,
+                secs: secs.max(0.1),
+                grace: Duration::from_secs_f64(grace.max(0.0)),
+            };
+            irc::irc(load, inspircd).await
         }
         Bench::Idle {
             clients,

@@ -1,0 +1,148 @@
+//! `natter-bench irc`: the `fanout` load shape against a real IRC server,
+//! InspIRCd over TLS, as the yardstick of issue 9. `--clients` connections
+//! join one channel; `--senders` of them post `--body`-byte PRIVMSGs at
+//! `--rate` messages per second in all, on a fixed schedule, for `--secs`
+//! seconds. Every client times each delivery from the send time stamped in
+//! the text (ns on the driver's one monotonic clock) and checks duplicates
+//! and order per sender. InspIRCd runs pinned to CPU 0, the driver on CPU 1.
+//!
+//! Prints one JSON line with `fanout`'s field names. IRC does not echo a
+//! message to its sender, so each message is expected at
+//! `recipients_per_message` = N − 1 clients; and it has no
+//! acknowledgement, so `accepted` is what was written (`rejected` counts
+//! error numerics the server answered during the run).
+//!
+//! InspIRCd writes each recipient's queued lines in one go, so its CPU
+//! per delivery falls as the rate rises (at N = 1000 on two shared cores:
+//! about 9 µs at R = 100, 2 µs at R = 500): compare servers at the same R.
+
+mod client;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use crate::load::child::pin_driver;
+use crate::load::room::Load;
+use crate::load::tally::Totals;
+use crate::load::{raise_fd_limit, summary};
+use crate::rounded;
+
+use client::Shared;
+use server::Inspircd;
+
+/// Runs the scenario and prints its JSON line. The driver runs on a
+/// single-threaded runtime of its own (one thread on its one core: no
+/// cross-thread wake-ups between the 1,000 connection tasks).
+pub async fn irc(load: Load, inspircd: Option<PathBuf>) -> anyhow::Result<()> {
+    let driver = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(run(load, inspircd))
+    });
+    tokio::task::spawn_blocking(move || driver.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the driver thread panicked"))?
+}
+
+async fn run(load: Load, inspircd: Option<PathBuf>) -> anyhow::Result<()> {
+    anyhow::ensure!(load.clients >= 2, "--clients must be at least 2");
+    raise_fd_limit();
+    let pinned = pin_driver();
+    let temp = tempfile::tempdir()?;
+    let mut server = Inspircd::start(&server::find(inspircd), temp.path()).await?;
+    let outcome = measure(&server, &load).await;
+    server.kill().await?;
+    let report = outcome?;
+    let head = serde_json::json!({
+        "scenario": "irc",
+        "server": server.version,
+        "clients": load.clients,
+        "senders": load.senders,
+        "rate": load.rate,
+        "body": load.body,
+        "secs": load.secs,
+        "pinned": pinned && server.pinned,
+    });
+    let mut line = head.as_object().cloned().unwrap_or_default();
+    line.extend(report.as_object().cloned().unwrap_or_default());
+    println!("{}", serde_json::Value::Object(line));
+    Ok(())
+}
+
+/// One run of the load: its figures as a JSON object.
+async fn measure(server: &Inspircd, load: &Load) -> anyhow::Result<serde_json::Value> {
+    let rss_before = server.rss_mib();
+    let shared = Shared::new(load.clone());
+    let connector = client::connector(server.cert.clone())?;
+    let setup = Instant::now();
+    let tasks = client::fill(server.addr, connector, &shared).await?;
+    let setup_secs = setup.elapsed().as_secs_f64();
+    let quiet_secs = server.quiet(Duration::from_secs(30)).await.as_secs_f64();
+    let (start, server_cpu, driver_cpu) = send_phase(server, &shared).await;
+    let (rss_after, rss_peak) = (server.rss_mib(), server.peak_rss_mib());
+    shared.stop.cancel();
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        tallies.push(task.await??);
+    }
+    let (dropped, first_drop_reason) = shared.dropped();
+    let totals = Totals::of(tallies);
+    let deliveries = totals.deliveries();
+    let sent = shared.sent.load(Relaxed);
+    let expected = sent * shared.recipients();
+    let window = (totals.last_ns.saturating_sub(shared.ns(start)) as f64 / 1e9).max(load.secs);
+    let per_delivery = |cpu: f64| rounded(cpu * 1e6 / deliveries.max(1) as f64, 2);
+    let tls = shared.tls.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(serde_json::json!({
+        "tls": tls,
+        "recipients_per_message": shared.recipients(),
+        "setup_secs": rounded(setup_secs, 2),
+        "quiet_secs": rounded(quiet_secs, 2),
+        "login_retries": 0,
+        "sent": sent,
+        "accepted": sent,
+        "rejected": shared.rejected.load(Relaxed),
+        "deliveries": deliveries,
+        "deliveries_per_sec": rounded(deliveries as f64 / window, 0),
+        "lost": expected.saturating_sub(deliveries),
+        "duplicates": totals.duplicates,
+        "order_anomalies": totals.order_anomalies,
+        "dropped_clients": dropped,
+        "first_drop_reason": first_drop_reason,
+        "max_send_lag_ms": rounded(shared.send_lag_us.load(Relaxed) as f64 / 1000.0, 1),
+        "latency_ms": summary(&totals.latencies_ms, 2),
+        "server_cpu_s": rounded(server_cpu, 2),
+        "us_per_delivery": per_delivery(server_cpu),
+        "driver_cpu_s": rounded(driver_cpu, 2),
+        "driver_us_per_delivery": per_delivery(driver_cpu),
+        "server_rss_mib": {
+            "before": rounded(rss_before, 1),
+            "peak": rounded(rss_peak, 1),
+            "after": rounded(rss_after, 1),
+        },
+    }))
+}
+
+/// Releases the senders, waits out the send phase and the grace; when the
+/// schedule started, and the CPU seconds server and driver used meanwhile.
+async fn send_phase(server: &Inspircd, shared: &Shared) -> (Instant, f64, f64) {
+    let (server_cpu, driver_cpu) = (server.cpu_seconds(), crate::cpu_seconds("self"));
+    let start = Instant::now() + Duration::from_millis(50);
+    shared.start(start);
+    let end = start + Duration::from_secs_f64(shared.load.secs);
+    tokio::time::sleep_until(end.into()).await;
+    // The grace: over as soon as every message reached every other client
+    // still connected (checked every 10 ms), or at its deadline.
+    let deadline = Instant::now() + shared.load.grace;
+    while !shared.drained() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (
+        start,
+        server.cpu_seconds() - server_cpu,
+        crate::cpu_seconds("self") - driver_cpu,
+    )
+}
