@@ -33,7 +33,7 @@ use natter_tests::PASSWORD;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use crate::measure::{cpu_seconds, latency, peak_rss_mib, rounded};
+use crate::measure::{cpu_seconds, latency, peak_rss_mib, rounded, status_mib};
 use crate::transfer::{spawn_server, Probe};
 
 /// Longest wait for one answer from the server before a connection counts
@@ -79,7 +79,7 @@ pub async fn abuse(
     for _ in 0..OTHER_SAMPLES {
         idle_turns.push(other.timed_upload().await?);
     }
-    let rss_before = rss_mib(&pid, "VmRSS:");
+    let rss_before = status_mib(&pid, "VmRSS:");
 
     let (trickle, probe) = trickle_phase(
         &endpoint,
@@ -193,7 +193,7 @@ async fn guessing_phase(
     let (p50, p99) = latency(&mut ping);
     Ok(serde_json::json!({
         "server_peak_rss_mib": peak_rss_mib(pid).round(),
-        "server_rss_after_mib": rss_mib(pid, "VmRSS:").round(),
+        "server_rss_after_mib": status_mib(pid, "VmRSS:").round(),
         "ping_p50_ms": p50,
         "ping_p99_ms": p99,
         "server_cpu_s": rounded(cpu_seconds(pid) - server_cpu, 2),
@@ -460,16 +460,6 @@ impl RawSession {
         }
         self.connection.close(0u32.into(), b"");
     }
-}
-
-/// A line of /proc/PID/status, in MiB.
-fn rss_mib(pid: &str, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Starts a new peak-RSS window for the process (Linux: writing 5 to

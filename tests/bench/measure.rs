@@ -58,3 +58,13 @@ pub(crate) fn rounded(v: f64, places: i32) -> f64 {
     let scale = 10f64.powi(places);
     (v * scale).round() / scale
 }
+
+/// A `kB` field of /proc/PID/status (`VmRSS:`, `VmHWM:`), in MiB.
+pub(crate) fn status_mib(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}

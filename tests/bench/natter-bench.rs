@@ -126,25 +126,8 @@ enum Bench {
     /// rate; deliveries/s, loss, latency, server CPU per delivery and RSS,
     /// against a bare quinn relay measured in the same run.
     Fanout {
-        /// Sessions in the room (all receive every group message).
-        #[arg(long, default_value_t = 1000)]
-        clients: usize,
-        /// How many of them send.
-        #[arg(long, default_value_t = 10)]
-        senders: usize,
-        /// Messages per second, all senders together, evenly paced.
-        #[arg(long, default_value_t = 100.0)]
-        rate: f64,
-        /// Bytes of text per message (at least 31: the stamp).
-        #[arg(long, default_value_t = 100)]
-        body: usize,
-        /// Seconds of the send phase.
-        #[arg(long, default_value_t = 10.0)]
-        secs: f64,
-        /// Most seconds to wait after the send phase for the last
-        /// deliveries (the wait ends as soon as all have arrived).
-        #[arg(long, default_value_t = 10.0)]
-        grace: f64,
+        #[command(flatten)]
+        load: LoadArgs,
         /// Where the server's data dir goes (default: a temp dir under
         /// $TMPDIR; point it at the real disk to include fsync stalls).
         #[arg(long)]
@@ -156,25 +139,8 @@ enum Bench {
     /// The fanout load shape against InspIRCd over TLS (a real IRC server,
     /// the yardstick): the same JSON fields, N − 1 recipients per message.
     Irc {
-        /// Clients in the channel.
-        #[arg(long, default_value_t = 1000)]
-        clients: usize,
-        /// How many of them send.
-        #[arg(long, default_value_t = 10)]
-        senders: usize,
-        /// Messages per second, all senders together, evenly paced.
-        #[arg(long, default_value_t = 100.0)]
-        rate: f64,
-        /// Bytes of text per message (at least 31: the stamp).
-        #[arg(long, default_value_t = 100)]
-        body: usize,
-        /// Seconds of the send phase.
-        #[arg(long, default_value_t = 10.0)]
-        secs: f64,
-        /// Most seconds to wait after the send phase for the last
-        /// deliveries (the wait ends as soon as all have arrived).
-        #[arg(long, default_value_t = 10.0)]
-        grace: f64,
+        #[command(flatten)]
+        load: LoadArgs,
         /// The inspircd binary (default: `inspircd` on $PATH, else
         /// /usr/sbin/inspircd).
         #[arg(long)]
@@ -225,6 +191,45 @@ enum Bench {
     },
 }
 
+/// The load shape `fanout` and `irc` share: N clients in one room, S of
+/// them posting at a fixed total rate.
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Clients in the room (Natter delivers a group message to every
+    /// session, the sender's too; IRC to all but the sender).
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// How many of them send.
+    #[arg(long, default_value_t = 10)]
+    senders: usize,
+    /// Messages per second, all senders together, evenly paced.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Bytes of text per message (at least 31: the stamp).
+    #[arg(long, default_value_t = 100)]
+    body: usize,
+    /// Seconds of the send phase.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+    /// Most seconds to wait after the send phase for the last
+    /// deliveries (the wait ends as soon as all have arrived).
+    #[arg(long, default_value_t = 10.0)]
+    grace: f64,
+}
+
+impl LoadArgs {
+    fn load(&self) -> load::room::Load {
+        load::room::Load {
+            clients: self.clients.max(1),
+            senders: self.senders.clamp(1, self.clients.max(1)),
+            rate: self.rate.max(0.1),
+            body: self.body,
+            secs: self.secs.max(0.1),
+            grace: Duration::from_secs_f64(self.grace.max(0.0)),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
@@ -270,42 +275,16 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Bench::Fanout {
-            clients,
-            senders,
-            rate,
-            body,
-            secs,
-            grace,
+            load,
             dir,
             no_baseline,
-        } => {
+        } => fanout::fanout(load.load(), dir, !no_baseline).await,
+        Bench::Irc { load, inspircd } => {
+            // IRC does not echo a message to its sender: a room of one
+            // would have nobody to deliver to.
             let load = load::room::Load {
-                clients: clients.max(1),
-                senders: senders.clamp(1, clients.max(1)),
-                rate: rate.max(0.1),
-                body,
-                secs: secs.max(0.1),
-                grace: Duration::from_secs_f64(grace.max(0.0)),
-            };
-            fanout::fanout(load, dir, !no_baseline).await
-        }
-        Bench::Irc {
-            clients,
-            senders,
-            rate,
-            body,
-            secs,
-            grace,
-            inspircd,
-        } => {
-            let clients = clients.max(2);
-            let load = load::room::Load {
-                clients,
-                senders: senders.clamp(1, clients),
-                rate: rate.max(0.1),
-                body,
-                secs: secs.max(0.1),
-                grace: Duration::from_secs_f64(grace.max(0.0)),
+                clients: load.clients.max(2),
+                ..load.load()
             };
             irc::irc(load, inspircd).await
         }

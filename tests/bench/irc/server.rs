@@ -3,6 +3,7 @@
 //! flood and connection limits lifted), run in the foreground pinned to
 //! CPU 0, its CPU time and memory read from /proc.
 
+use crate::measure::status_mib;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -162,14 +163,4 @@ fn config_text(dir: &Path, port: u16, cert: &Path, key: &Path) -> String {
 <security hideserver="" userstats="Pu" customversion="" flatlinks="no" hidesplits="no" hideulines="no" hidebans="no" maxtargets="20">
 "#
     )
-}
-
-/// A `kB` field of /proc/PID/status, in MiB.
-fn status_mib(pid: &str, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -2,6 +2,7 @@
 //! `serve-load` subcommand), pinned to CPU 0 while the driver keeps CPU 1,
 //! so that its CPU time and memory are its own.
 
+use crate::measure::status_mib;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -194,14 +195,4 @@ pub fn pin_driver() -> bool {
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
-}
-
-/// A `kB` field of /proc/PID/status, in MiB.
-fn status_mib(pid: &str, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
