@@ -476,10 +476,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_message_whose_attachment_cannot_be_recorded_is_not_stored() {
-        let (_dir, store) = store();
-        let a = store.create_account(&name("a"), "h").unwrap();
+    /// Makes every attachment record fail, as a full disk would.
+    fn refuse_attachments(store: &SqliteStore) {
         store
             .lock()
             .execute_batch(
@@ -487,6 +485,13 @@ mod tests {
                  BEGIN SELECT RAISE(FAIL, 'disk full'); END;",
             )
             .unwrap();
+    }
+
+    #[test]
+    fn a_message_whose_attachment_cannot_be_recorded_is_not_stored() {
+        let (_dir, store) = store();
+        let a = store.create_account(&name("a"), "h").unwrap();
+        refuse_attachments(&store);
         assert!(store.append(file(&a, 1, BlobHash([1; 32]))).is_err());
         assert!(store.missed(&a, None, 10).unwrap().messages.is_empty());
         // Nor does a resend find a half-stored original to return.
@@ -499,13 +504,7 @@ mod tests {
     fn a_message_that_cannot_be_stored_fails_alone_in_its_group() {
         let (_dir, store) = store();
         let a = store.create_account(&name("a"), "h").unwrap();
-        store
-            .lock()
-            .execute_batch(
-                "CREATE TRIGGER no_media BEFORE INSERT ON message_media
-                 BEGIN SELECT RAISE(FAIL, 'refused'); END;",
-            )
-            .unwrap();
+        refuse_attachments(&store);
         let group = vec![
             text(&a, None, 1, "before"),
             file(&a, 2, BlobHash([1; 32])),
