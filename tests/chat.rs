@@ -737,3 +737,24 @@ async fn shutdown_closes_sessions_with_a_reason() {
     .await;
     assert!(reason.contains("shutting down"), "{reason}");
 }
+
+/// A client may choose the address it sends from (one interface of
+/// several). With one connection allowed per address, two clients given
+/// two addresses both get in; from one address the second would not.
+#[tokio::test]
+async fn a_client_sends_from_the_local_address_it_is_given() {
+    let server = TestServer::start_with(|c| c.max_connections_per_address = 1).await;
+    natter_tests::logins::register_from(server.addr, 2, "alice").await;
+    natter_tests::logins::register_from(server.addr, 5, "bob").await;
+    let from = |n| natter_client::ClientConfig {
+        local_address: Some(natter_tests::logins::loopback(n)),
+        ..server.client_config()
+    };
+    let (_alice, _a) = Client::login(from(3), "alice", PASSWORD).await.unwrap();
+    let (_bob, _b) = Client::login(from(4), "bob", PASSWORD).await.unwrap();
+    let again = Client::login(from(3), "bob", PASSWORD).await;
+    assert!(
+        again.is_err(),
+        "a second connection from 127.0.0.3 is over the cap"
+    );
+}
