@@ -2,9 +2,9 @@
 //! serves the control stream, passes on what the hub queues and accepts
 //! transfer streams until the session ends.
 
-use bytes::Bytes;
 use std::pin::pin;
 
+use bytes::Bytes;
 use natter_common::codec::{FrameError, FrameReader};
 use natter_common::limits::MAX_CATCH_UP;
 use natter_common::{ClientMsg, MessageId, Refusal, ServerMsg};
