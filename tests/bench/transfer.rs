@@ -32,13 +32,7 @@ use crate::measure::{cpu_seconds, latency, median, peak_rss_mib, rounded};
 /// The child: prints `natter ADDR FINGERPRINT` and `bare ADDR`, serves until
 /// its stdin closes.
 pub(crate) async fn serve(dir: &Path, congestion: Congestion) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    natter_tests::init_child_logging();
     let mut config = natter_server::Config::new("127.0.0.1:0".parse()?, dir.join("server"));
     // The bench measures throughput and latency, not the per-user send
     // rate limit: lift it.

@@ -37,6 +37,18 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Logs a child process's warnings (or what RUST_LOG asks for) to its
+/// stderr, leaving stdout to the line its parent reads.
+pub fn init_child_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
 /// A real server running in this process.
 pub struct TestServer {
     pub addr: SocketAddr,

@@ -27,13 +27,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    natter_tests::init_child_logging();
     let args = Args::parse();
     let mut config = natter_server::Config::new(args.addr, &args.dir);
     config.idle_timeout_secs = args.idle_secs;
