@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 use natter_tests::PASSWORD;
 
 use crate::load::child::{pin_driver, LoadChild};
+use crate::load::report;
 use crate::load::room::{self, Load, Shared, Target};
 use crate::load::tally::Totals;
-use crate::load::{accounts, fs_kind, lifted_limits, raise_fd_limit, summary};
+use crate::load::{accounts, fs_kind, lifted_limits, raise_fd_limit};
 use crate::rounded;
 
 /// Runs the scenario and prints its JSON line.
@@ -73,7 +74,13 @@ async fn measure(
     let setup_secs = setup.elapsed().as_secs_f64();
     let quiet_secs = child.quiet(Duration::from_secs(30)).await.as_secs_f64();
     let setup_drops = child.udp_drops();
-    let (start, server_cpu, driver_cpu) = send_phase(child, &shared).await;
+    let phase = report::send_phase(
+        load,
+        || child.cpu_seconds(),
+        |at| shared.start(at),
+        || shared.drained(),
+    )
+    .await;
     let run_drops = child.udp_drops() - setup_drops;
     let (rss_after, rss_peak) = (child.rss_mib(), child.peak_rss_mib());
     let dropped = shared.end(child).await?;
@@ -81,58 +88,28 @@ async fn measure(
     for task in tasks {
         tallies.push(task.await??);
     }
-    let totals = Totals::of(tallies);
-    let deliveries = totals.deliveries();
     let accepted = shared.accepted.load(Relaxed);
-    let expected = accepted * load.clients as u64;
-    let window = (totals.last_ns.saturating_sub(shared.ns(start)) as f64 / 1e9).max(load.secs);
-    let per_delivery = |cpu: f64| rounded(cpu * 1e6 / deliveries.max(1) as f64, 2);
-    Ok(serde_json::json!({
-        "setup_secs": rounded(setup_secs, 2),
-        "quiet_secs": rounded(quiet_secs, 2),
-        "login_retries": shared.retries.load(Relaxed),
-        "server_udp_drops": { "setup": setup_drops, "run": run_drops },
-        "sent": shared.sent.load(Relaxed),
-        "accepted": accepted,
-        "rejected": shared.rejected.load(Relaxed),
-        "deliveries": deliveries,
-        "deliveries_per_sec": rounded(deliveries as f64 / window, 0),
-        "lost": expected.saturating_sub(deliveries),
-        "duplicates": totals.duplicates,
-        "order_anomalies": totals.order_anomalies,
-        "dropped_clients": dropped.count,
-        "first_drop_reason": dropped.first_reason,
-        "max_send_lag_ms": rounded(shared.send_lag_us.load(Relaxed) as f64 / 1000.0, 1),
-        "latency_ms": summary(&totals.latencies_ms, 2),
-        "server_cpu_s": rounded(server_cpu, 2),
-        "us_per_delivery": per_delivery(server_cpu),
-        "driver_cpu_s": rounded(driver_cpu, 2),
-        "driver_us_per_delivery": per_delivery(driver_cpu),
-        "server_rss_mib": {
-            "before": rounded(rss_before, 1),
-            "peak": rounded(rss_peak, 1),
-            "after": rounded(rss_after, 1),
-        },
-    }))
-}
-
-/// Releases the senders, waits out the send phase and the grace; when the
-/// schedule started, and the CPU seconds server and driver used meanwhile.
-async fn send_phase(child: &LoadChild, shared: &Shared) -> (Instant, f64, f64) {
-    let (server_cpu, driver_cpu) = (child.cpu_seconds(), crate::cpu_seconds("self"));
-    let start = Instant::now() + Duration::from_millis(50);
-    shared.start(start);
-    let end = start + Duration::from_secs_f64(shared.load.secs);
-    tokio::time::sleep_until(end.into()).await;
-    // The grace: over as soon as every accepted message reached everyone
-    // still connected (checked every 10 ms), or at its deadline.
-    let deadline = Instant::now() + shared.load.grace;
-    while !shared.drained() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    (
-        start,
-        child.cpu_seconds() - server_cpu,
-        crate::cpu_seconds("self") - driver_cpu,
-    )
+    let mut figures = report::figures(&report::Outcome {
+        totals: Totals::of(tallies),
+        expected: accepted * load.clients as u64,
+        start_ns: shared.ns(phase.start),
+        secs: load.secs,
+        sent: shared.sent.load(Relaxed),
+        accepted,
+        rejected: shared.rejected.load(Relaxed),
+        send_lag_us: shared.send_lag_us.load(Relaxed),
+        dropped: dropped.count,
+        first_drop_reason: dropped.first_reason,
+        server_cpu: phase.server_cpu,
+        driver_cpu: phase.driver_cpu,
+        setup_secs,
+        quiet_secs,
+        rss_mib: [rss_before, rss_peak, rss_after],
+    });
+    figures.insert("login_retries".into(), shared.retries.load(Relaxed).into());
+    figures.insert(
+        "server_udp_drops".into(),
+        serde_json::json!({ "setup": setup_drops, "run": run_drops }),
+    );
+    Ok(figures.into())
 }

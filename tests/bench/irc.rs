@@ -24,10 +24,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crate::load::child::pin_driver;
+use crate::load::raise_fd_limit;
+use crate::load::report;
 use crate::load::room::Load;
 use crate::load::tally::Totals;
-use crate::load::{raise_fd_limit, summary};
-use crate::rounded;
 
 use client::Shared;
 use server::Inspircd;
@@ -81,7 +81,13 @@ async fn measure(server: &Inspircd, load: &Load) -> anyhow::Result<serde_json::V
     let tasks = client::fill(server.addr, connector, &shared).await?;
     let setup_secs = setup.elapsed().as_secs_f64();
     let quiet_secs = server.quiet(Duration::from_secs(30)).await.as_secs_f64();
-    let (start, server_cpu, driver_cpu) = send_phase(server, &shared).await;
+    let phase = report::send_phase(
+        load,
+        || server.cpu_seconds(),
+        |at| shared.start(at),
+        || shared.drained(),
+    )
+    .await;
     let (rss_after, rss_peak) = (server.rss_mib(), server.peak_rss_mib());
     shared.stop.cancel();
     let mut tallies = Vec::with_capacity(tasks.len());
@@ -89,60 +95,28 @@ async fn measure(server: &Inspircd, load: &Load) -> anyhow::Result<serde_json::V
         tallies.push(task.await??);
     }
     let (dropped, first_drop_reason) = shared.dropped();
-    let totals = Totals::of(tallies);
-    let deliveries = totals.deliveries();
+    // IRC has no acknowledgement: every message sent counts as accepted.
     let sent = shared.sent.load(Relaxed);
-    let expected = sent * shared.recipients();
-    let window = (totals.last_ns.saturating_sub(shared.ns(start)) as f64 / 1e9).max(load.secs);
-    let per_delivery = |cpu: f64| rounded(cpu * 1e6 / deliveries.max(1) as f64, 2);
+    let mut figures = report::figures(&report::Outcome {
+        totals: Totals::of(tallies),
+        expected: sent * shared.recipients(),
+        start_ns: shared.ns(phase.start),
+        secs: load.secs,
+        sent,
+        accepted: sent,
+        rejected: shared.rejected.load(Relaxed),
+        send_lag_us: shared.send_lag_us.load(Relaxed),
+        dropped,
+        first_drop_reason,
+        server_cpu: phase.server_cpu,
+        driver_cpu: phase.driver_cpu,
+        setup_secs,
+        quiet_secs,
+        rss_mib: [rss_before, rss_peak, rss_after],
+    });
     let tls = shared.tls.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    Ok(serde_json::json!({
-        "tls": tls,
-        "recipients_per_message": shared.recipients(),
-        "setup_secs": rounded(setup_secs, 2),
-        "quiet_secs": rounded(quiet_secs, 2),
-        "login_retries": 0,
-        "sent": sent,
-        "accepted": sent,
-        "rejected": shared.rejected.load(Relaxed),
-        "deliveries": deliveries,
-        "deliveries_per_sec": rounded(deliveries as f64 / window, 0),
-        "lost": expected.saturating_sub(deliveries),
-        "duplicates": totals.duplicates,
-        "order_anomalies": totals.order_anomalies,
-        "dropped_clients": dropped,
-        "first_drop_reason": first_drop_reason,
-        "max_send_lag_ms": rounded(shared.send_lag_us.load(Relaxed) as f64 / 1000.0, 1),
-        "latency_ms": summary(&totals.latencies_ms, 2),
-        "server_cpu_s": rounded(server_cpu, 2),
-        "us_per_delivery": per_delivery(server_cpu),
-        "driver_cpu_s": rounded(driver_cpu, 2),
-        "driver_us_per_delivery": per_delivery(driver_cpu),
-        "server_rss_mib": {
-            "before": rounded(rss_before, 1),
-            "peak": rounded(rss_peak, 1),
-            "after": rounded(rss_after, 1),
-        },
-    }))
-}
-
-/// Releases the senders, waits out the send phase and the grace; when the
-/// schedule started, and the CPU seconds server and driver used meanwhile.
-async fn send_phase(server: &Inspircd, shared: &Shared) -> (Instant, f64, f64) {
-    let (server_cpu, driver_cpu) = (server.cpu_seconds(), crate::cpu_seconds("self"));
-    let start = Instant::now() + Duration::from_millis(50);
-    shared.start(start);
-    let end = start + Duration::from_secs_f64(shared.load.secs);
-    tokio::time::sleep_until(end.into()).await;
-    // The grace: over as soon as every message reached every other client
-    // still connected (checked every 10 ms), or at its deadline.
-    let deadline = Instant::now() + shared.load.grace;
-    while !shared.drained() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    (
-        start,
-        server.cpu_seconds() - server_cpu,
-        crate::cpu_seconds("self") - driver_cpu,
-    )
+    figures.insert("tls".into(), tls.into());
+    figures.insert("recipients_per_message".into(), shared.recipients().into());
+    figures.insert("login_retries".into(), 0.into());
+    Ok(figures.into())
 }

@@ -8,6 +8,7 @@ pub mod child;
 pub mod frames;
 pub mod presence;
 pub mod relay;
+pub mod report;
 pub mod room;
 pub mod sender;
 pub mod serve;
