@@ -30,7 +30,8 @@ use super::view::{lock, SessionView};
 use crate::connection::{close_and_drain, ControlStream};
 use crate::error::ClientError;
 
-/// How long a first login keeps asking a server that answers `Busy`.
+/// How long a first login keeps asking a server that says "not now"
+/// (see [`not_now`]).
 const BUSY_PATIENCE: Duration = Duration::from_secs(60);
 
 /// The background task's state: everything about the session that must
