@@ -391,8 +391,15 @@ async fn a_cached_file_with_the_wrong_bytes_is_not_served() {
     register(&server, "bob").await;
     let (alice, _a) =
         login_with_cache(server.client_config(), "alice", &dir.path().join("a")).await;
-    let (bob, _b) = login_with_cache(server.client_config(), "bob", &dir.path().join("b")).await;
+    let (bob, mut b) = login_with_cache(server.client_config(), "bob", &dir.path().join("b")).await;
     let media = share(&alice, dir.path(), b"the real minutes").await;
+    // Bob fetches what he was shown: the message, stored, makes the blob
+    // his to see (the share returns once it is sent, not stored).
+    expect(&mut b, "the shared file's message", |e| match e {
+        ClientEvent::Message(m) => (m.content.media() == Some(&media)).then_some(()),
+        _ => None,
+    })
+    .await;
 
     // Same name, same size, same short hash in the name: other bytes.
     let planted = bob.cache().unwrap().path_for(MediaKind::File, &media);
