@@ -1,8 +1,9 @@
 //! Password hashing on a fixed pool of worker threads: at most `workers`
 //! argon2id runs at once, each worker reuses one memory block for every
-//! hash (so memory stays flat however many logins come), and a request that
-//! gets no worker within the wait is refused as busy. Database calls use
-//! tokio's blocking pool and never queue behind a hash.
+//! hash (so memory stays flat however many logins come) and gives it back
+//! to the system once no login came for [`RELEASE_AFTER`], and a request
+//! that gets no worker within the wait is refused as busy. Database calls
+//! use tokio's blocking pool and never queue behind a hash.
 //!
 //! Each client address may have only a share of the workers' turns queued
 //! or running at once (half of them, at least one): a login that succeeds
@@ -12,22 +13,38 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use natter_common::limits::MAX_PASSWORD_BYTES;
 use natter_common::Refusal;
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
+
+use super::jobs::{Jobs, Next};
 
 /// The most argon2 memory a stored hash may ask for, in 1 KiB blocks: a
 /// hash with higher costs is refused instead of allocated.
 const MAX_BLOCKS: usize = 256 * 1024;
 
+/// A worker that had no job for this long gives its memory back: 19 MiB
+/// each with the default costs. A burst of logins (a room reconnecting
+/// after a restart) reuses it; the first login after a quiet spell maps it
+/// again, a few milliseconds beside the hash's tens.
+pub const RELEASE_AFTER: Duration = Duration::from_secs(5);
+
+/// A worker's memory is reserved with at least this capacity (33 MiB,
+/// only the part a hash uses is ever touched), so that glibc maps it
+/// straight from the system and unmaps it when it is freed: its mmap
+/// threshold rises with every large free but never above 32 MiB, so a
+/// 19 MiB block freed once would come from the heap the next time and
+/// stay there when freed again.
+const MAPPED_BLOCKS: usize = 33 * 1024;
+
 /// The hashing pool. Dropping it stops its workers once they finish.
 pub struct Hasher {
-    jobs: mpsc::Sender<Job>,
+    jobs: Arc<Jobs<Job>>,
     /// One turn per worker: a job is only queued once a worker is free for
     /// it, so the wait for a turn is the whole queueing delay.
     turns: Arc<Semaphore>,
@@ -39,6 +56,14 @@ pub struct Hasher {
     /// address holds or waits for it, so the table never holds more
     /// entries than there are connections.
     shares: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+    /// Bytes of argon2 memory the workers hold now.
+    held: Arc<watch::Sender<usize>>,
+}
+
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        self.jobs.close();
+    }
 }
 
 enum Work {
@@ -85,17 +110,27 @@ impl Hasher {
     /// Starts `workers` threads (0: one per CPU core). A request waits at
     /// most `wait` for one of them.
     pub fn new(workers: usize, wait: Duration) -> std::io::Result<Self> {
+        Self::releasing_after(workers, wait, RELEASE_AFTER)
+    }
+
+    /// [`Hasher::new`] whose idle workers give their memory back after
+    /// `release_after` instead of [`RELEASE_AFTER`].
+    pub(crate) fn releasing_after(
+        workers: usize,
+        wait: Duration,
+        release_after: Duration,
+    ) -> std::io::Result<Self> {
         let workers = match workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let jobs = Arc::new(Jobs::new());
+        let held = Arc::new(watch::Sender::new(0));
         for i in 0..workers {
-            let queue = queue.clone();
+            let (jobs, held) = (jobs.clone(), held.clone());
             std::thread::Builder::new()
                 .name(format!("natter-hash-{i}"))
-                .spawn(move || serve(&queue))?;
+                .spawn(move || serve(&jobs, &held, release_after))?;
         }
         Ok(Self {
             jobs,
@@ -104,7 +139,13 @@ impl Hasher {
             workers,
             per_address: (workers / 2).max(1),
             shares: Arc::default(),
+            held,
         })
+    }
+
+    /// Watches how many bytes of argon2 memory the workers hold.
+    pub fn memory_held(&self) -> watch::Receiver<usize> {
+        self.held.subscribe()
     }
 
     /// How many hashes may run at once.
@@ -164,7 +205,7 @@ impl Hasher {
         };
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
+            .push(Job {
                 work,
                 reply,
                 _turn: turn,
@@ -185,13 +226,21 @@ impl Hasher {
 }
 
 /// One worker: takes jobs until the pool is dropped, hashing in the same
-/// memory every time.
-fn serve(queue: &Mutex<mpsc::Receiver<Job>>) {
+/// memory every time, and gives the memory back when it idles.
+fn serve(jobs: &Jobs<Job>, held: &watch::Sender<usize>, release_after: Duration) {
     lower_priority();
     let mut memory = Vec::new();
     loop {
-        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        let Ok(job) = next else { return };
+        let job = match jobs.next(release_after) {
+            Next::Job(job) => job,
+            Next::Idle => {
+                track(held, memory.len(), 0);
+                memory = Vec::new();
+                continue;
+            }
+            Next::Closed => return,
+        };
+        let before = memory.len();
         let Job {
             work,
             reply,
@@ -204,10 +253,20 @@ fn serve(queue: &Mutex<mpsc::Receiver<Job>>) {
                 verify(password.as_bytes(), &hash, &mut memory).map(Done::Verified)
             }
         };
+        track(held, before, memory.len());
         // The turns go back before the answer, so whoever gets the answer
         // may queue again at once.
         drop((turn, share));
         let _ = reply.send(done);
+    }
+}
+
+/// Updates `held` for a worker whose memory went from `before` blocks to
+/// `after` (what a hash touched, which is what stays resident).
+fn track(held: &watch::Sender<usize>, before: usize, after: usize) {
+    let size = std::mem::size_of::<Block>();
+    if before != after {
+        held.send_modify(|h| *h = *h + after * size - before * size);
     }
 }
 
@@ -235,11 +294,15 @@ fn internal(e: impl std::fmt::Display) -> Refusal {
     Refusal::Internal
 }
 
-/// The worker's memory, grown (never shrunk) to what `params` needs.
+/// The worker's memory, grown (never shrunk while it works) to what
+/// `params` needs, and reserved so that it is mapped ([`MAPPED_BLOCKS`]).
 fn blocks<'m>(memory: &'m mut Vec<Block>, params: &Params) -> Result<&'m mut [Block], Refusal> {
     let needed = params.block_count();
     if needed > MAX_BLOCKS {
         return Err(internal(format!("a hash asks for {needed} KiB of memory")));
+    }
+    if memory.capacity() < needed {
+        *memory = Vec::with_capacity(needed.max(MAPPED_BLOCKS));
     }
     if memory.len() < needed {
         memory.resize(needed, Block::default());
@@ -330,6 +393,32 @@ mod tests {
             levels.contains(&i64::from(expected)),
             "{levels:?}, own {own}"
         );
+    }
+
+    /// A worker holds its 19 MiB only while logins come: idle, it gives
+    /// them back, and the next login maps them again.
+    #[tokio::test]
+    async fn an_idle_worker_gives_its_memory_back() {
+        let pool =
+            Hasher::releasing_after(1, Duration::from_secs(5), Duration::from_secs(1)).unwrap();
+        let mut held = pool.memory_held();
+        let block = Params::default().block_count() * std::mem::size_of::<Block>();
+        for _ in 0..2 {
+            let hash = pool.hash(ip("10.0.0.1"), "correct horse".into()).await;
+            let hash = hash.unwrap();
+            assert_eq!(*held.borrow_and_update(), block, "held while it works");
+            let given_back = held.wait_for(|&bytes| bytes == 0);
+            tokio::time::timeout(Duration::from_secs(10), given_back)
+                .await
+                .expect("the idle worker kept its memory")
+                .unwrap();
+            let right = pool.verify(ip("10.0.0.1"), "correct horse".into(), hash);
+            assert!(
+                right.await.unwrap(),
+                "a login after the release still works"
+            );
+            held.wait_for(|&bytes| bytes == 0).await.unwrap();
+        }
     }
 
     #[tokio::test]

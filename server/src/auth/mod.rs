@@ -4,6 +4,7 @@
 //! login steps that use them ([`login`]).
 
 pub mod hashing;
+mod jobs;
 pub mod login;
 pub mod throttle;
 
