@@ -231,7 +231,13 @@ fn serve(jobs: &Jobs<Job>, held: &watch::Sender<usize>, release_after: Duration)
     lower_priority();
     let mut memory = Vec::new();
     loop {
-        let job = match jobs.next(release_after) {
+        // With nothing to give back, nothing to wake up for.
+        let idle = if memory.is_empty() {
+            Duration::MAX
+        } else {
+            release_after
+        };
+        let job = match jobs.next(idle) {
             Next::Job(job) => job,
             Next::Idle => {
                 track(held, memory.len(), 0);
