@@ -359,6 +359,43 @@ async fn a_trickle_below_the_minimum_rate_is_dropped_and_keeps_its_partial() {
     );
 }
 
+/// The client library, uploading too slowly, hears why the server dropped
+/// its upload: a typed `Interrupted` with the server's reason (which the
+/// transfer retries resume from), not a bare "stopped by peer".
+#[tokio::test]
+async fn an_upload_the_server_drops_part_way_says_why() {
+    let server = TestServer::start_with(|c| {
+        c.idle_timeout_secs = 1;
+        c.min_upload_kib_s = 16;
+    })
+    .await;
+    let peer = raw_user(&server, "alice").await;
+    let (bytes, hash) = content(MIB, "paced too slow");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    // The library sends 256 KiB at a time; at 32 KiB/s that is one every
+    // 8 s, and whole seconds with nothing against a minimum of 16 KiB in
+    // every second. The server drops it at the second such second.
+    let upload = natter_client::transfer::upload_paced(
+        &peer.connection,
+        natter_common::protocol::MediaKind::File,
+        &path,
+        hash,
+        MIB,
+        Some(32 * 1024),
+        &cancel,
+        |_, _, _| {},
+    );
+    match within("the server to drop the slow upload", upload).await {
+        Err(natter_client::ClientError::Interrupted(Refusal::Busy(why))) => {
+            assert!(why.contains("minimum rate"), "{why}")
+        }
+        other => panic!("expected the slow upload to be interrupted, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn downloads_take_turns_per_user_and_server_wide() {
     let server = TestServer::start_with(|c| {

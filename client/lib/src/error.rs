@@ -67,6 +67,12 @@ pub enum ClientError {
     #[error("connection closed: {0}")]
     Closed(String),
 
+    /// The server stopped a transfer part way and said why (its disk is
+    /// full, the upload was slower than its minimum rate): what arrived is
+    /// kept, and the transfer may resume from it.
+    #[error("the server stopped the transfer part way: {0}")]
+    Interrupted(Refusal),
+
     /// The request was refused locally, before anything was sent, because
     /// the server would refuse it too (text too long, unknown emoji, ...).
     #[error("{0}")]
@@ -104,6 +110,7 @@ impl ClientError {
             ClientError::Unreachable { .. }
             | ClientError::Protocol(_)
             | ClientError::Closed(_)
+            | ClientError::Interrupted(_)
             | ClientError::InvalidInput(_)
             | ClientError::QueueFull { .. } => false,
         }

@@ -34,9 +34,11 @@ impl Client {
             let connection = self.live_connection(cancel).await?;
             match attempt(connection).await {
                 Ok(v) => return Ok(v),
-                Err(ClientError::Closed(reason)) if !cancel.is_cancelled() => {
-                    tracing::info!(%reason, "transfer interrupted; resuming after reconnect");
-                    last = Some(ClientError::Closed(reason));
+                Err(e @ (ClientError::Closed(_) | ClientError::Interrupted(_)))
+                    if !cancel.is_cancelled() =>
+                {
+                    tracing::info!(reason = %e, "transfer interrupted; resuming");
+                    last = Some(e);
                     // Let the client notice the loss before asking again.
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }

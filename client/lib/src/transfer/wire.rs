@@ -183,7 +183,9 @@ pub async fn upload_paced(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return cancelled(&mut send),
-            r = send.write_chunk(chunk) => r.map_err(lost)?,
+            r = send.write_chunk(chunk) => if let Err(e) = r {
+                return Err(stopped_because(&mut recv, e).await);
+            },
         }
         done += n;
         meter.update(done);
@@ -200,6 +202,25 @@ pub async fn upload_paced(
             "unexpected transfer reply {other:?}"
         ))),
     }
+}
+
+/// How long an upload whose stream the server stopped waits for the reason,
+/// which the server sends before it stops reading.
+const STOP_REASON_WAIT: Duration = Duration::from_secs(5);
+
+/// Why an upload's stream stopped taking bytes: the server says why on the
+/// reply half before it stops reading (its disk is full, the upload was
+/// slower than its minimum rate), and keeps what arrived for a resume.
+/// Without such a reason the stream was lost.
+async fn stopped_because(recv: &mut quinn::RecvStream, e: quinn::WriteError) -> ClientError {
+    if let quinn::WriteError::Stopped(_) = e {
+        if let Ok(Ok(TransferReply::Refused(r))) =
+            tokio::time::timeout(STOP_REASON_WAIT, read_reply(recv)).await
+        {
+            return ClientError::Interrupted(r);
+        }
+    }
+    lost(e)
 }
 
 /// Downloads a blob into the cache (resuming an interrupted download) and
