@@ -160,6 +160,10 @@ enum Bench {
         /// Skip the bare-relay baseline.
         #[arg(long)]
         no_baseline: bool,
+        /// Then hold the sessions idle this many seconds more and measure
+        /// again (steady state: see the scenario's docs).
+        #[arg(long, default_value_t = 0)]
+        hold_secs: u64,
     },
     /// Logins through the real client library: N at once (storm), or N
     /// reconnecting with their tokens after the server is killed and
@@ -292,7 +296,8 @@ async fn main() -> anyhow::Result<()> {
             clients,
             dir,
             no_baseline,
-        } => idle::idle(clients.max(1), dir, !no_baseline).await,
+            hold_secs,
+        } => idle::idle(clients.max(1), dir, !no_baseline, hold_secs).await,
         Bench::Login { clients, mode, dir } => login::login(clients.max(1), mode, dir).await,
         Bench::ServeLoad(args) => load::serve::serve_load(*args).await,
         Bench::Serve { dir, congestion } => transfer::serve(&dir, congestion).await,
