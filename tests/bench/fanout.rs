@@ -77,7 +77,7 @@ async fn measure(
     let phase = report::send_phase(
         load,
         || child.cpu_seconds(),
-        |at| shared.start(at),
+        |at| shared.run.start(at),
         || shared.drained(),
     )
     .await;
@@ -92,12 +92,12 @@ async fn measure(
     let mut figures = report::figures(&report::Outcome {
         totals: Totals::of(tallies),
         expected: accepted * load.clients as u64,
-        start_ns: shared.ns(phase.start),
+        start_ns: shared.run.ns(phase.start),
         secs: load.secs,
-        sent: shared.sent.load(Relaxed),
+        sent: shared.run.sent.load(Relaxed),
         accepted,
-        rejected: shared.rejected.load(Relaxed),
-        send_lag_us: shared.send_lag_us.load(Relaxed),
+        rejected: shared.run.rejected.load(Relaxed),
+        send_lag_us: shared.run.send_lag_us.load(Relaxed),
         dropped: dropped.count,
         first_drop_reason: dropped.first_reason,
         server_cpu: phase.server_cpu,

@@ -84,28 +84,28 @@ async fn measure(server: &Inspircd, load: &Load) -> anyhow::Result<serde_json::V
     let phase = report::send_phase(
         load,
         || server.cpu_seconds(),
-        |at| shared.start(at),
+        |at| shared.run.start(at),
         || shared.drained(),
     )
     .await;
     let (rss_after, rss_peak) = (server.rss_mib(), server.peak_rss_mib());
-    shared.stop.cancel();
+    shared.run.stop.cancel();
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
         tallies.push(task.await??);
     }
-    let (dropped, first_drop_reason) = shared.dropped();
+    let (dropped, first_drop_reason) = shared.run.dropped();
     // IRC has no acknowledgement: every message sent counts as accepted.
-    let sent = shared.sent.load(Relaxed);
+    let sent = shared.run.sent.load(Relaxed);
     let mut figures = report::figures(&report::Outcome {
         totals: Totals::of(tallies),
         expected: sent * shared.recipients(),
-        start_ns: shared.ns(phase.start),
+        start_ns: shared.run.ns(phase.start),
         secs: load.secs,
         sent,
         accepted: sent,
-        rejected: shared.rejected.load(Relaxed),
-        send_lag_us: shared.send_lag_us.load(Relaxed),
+        rejected: shared.run.rejected.load(Relaxed),
+        send_lag_us: shared.run.send_lag_us.load(Relaxed),
         dropped,
         first_drop_reason,
         server_cpu: phase.server_cpu,

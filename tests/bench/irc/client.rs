@@ -6,7 +6,7 @@
 //! own messages are allocated.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,9 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
-use tokio_util::sync::CancellationToken;
 
 use crate::load::room::Load;
+use crate::load::run::Run;
 use crate::load::stamp::Stamp;
 use crate::load::tally::Tally;
 
@@ -36,25 +36,10 @@ const PER_ADDRESS: usize = 250;
 /// Longest line accepted (IRC's is 512 bytes; InspIRCd's tags add more).
 const BUFFER: usize = 16 * 1024;
 
-/// State every client task shares.
+/// State every client task shares: the run's (see [`Run`]) and the TLS
+/// parameters the first client negotiated.
 pub struct Shared {
-    /// The one monotonic clock every stamp is read from.
-    clock: Instant,
-    pub load: Load,
-    pub ready: AtomicUsize,
-    pub sent: AtomicU64,
-    /// Error numerics (4xx/5xx) the server answered during the run, e.g.
-    /// 404 "cannot send to channel": messages it refused.
-    pub rejected: AtomicU64,
-    /// First deliveries, all recipients together.
-    pub received: AtomicU64,
-    /// Worst lateness of a send against its schedule, µs.
-    pub send_lag_us: AtomicU64,
-    /// Connections that ended before the stop, and the first one's reason.
-    closed: AtomicUsize,
-    first_close: Mutex<Option<String>>,
-    start: watch::Sender<Option<Instant>>,
-    pub stop: CancellationToken,
+    pub run: Run,
     /// The TLS version and cipher suite the first client negotiated.
     pub tls: Mutex<Option<String>>,
 }
@@ -62,54 +47,22 @@ pub struct Shared {
 impl Shared {
     pub fn new(load: Load) -> Arc<Self> {
         Arc::new(Self {
-            clock: Instant::now(),
-            load,
-            ready: AtomicUsize::new(0),
-            sent: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            received: AtomicU64::new(0),
-            send_lag_us: AtomicU64::new(0),
-            closed: AtomicUsize::new(0),
-            first_close: Mutex::new(None),
-            start: watch::channel(None).0,
-            stop: CancellationToken::new(),
+            run: Run::new(load),
             tls: Mutex::new(None),
         })
-    }
-
-    /// Releases the senders: their schedule starts at `at`.
-    pub fn start(&self, at: Instant) {
-        self.start.send_replace(Some(at));
-    }
-
-    /// `at` in ns on the shared clock.
-    pub fn ns(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.clock).as_nanos() as u64
     }
 
     /// Deliveries expected per message: IRC does not echo a message to its
     /// sender.
     pub fn recipients(&self) -> u64 {
-        self.load.clients as u64 - 1
+        self.run.load.clients as u64 - 1
     }
 
     /// Whether every message sent reached every other client still
     /// connected.
     pub fn drained(&self) -> bool {
-        let connected = (self.load.clients - self.closed.load(Relaxed)) as u64;
-        self.received.load(Relaxed) >= self.sent.load(Relaxed) * connected.saturating_sub(1)
-    }
-
-    /// Connections that ended before the stop, and the first one's reason.
-    pub fn dropped(&self) -> (usize, Option<String>) {
-        let first = self.first_close.lock().unwrap_or_else(|p| p.into_inner());
-        (self.closed.load(Relaxed), first.clone())
-    }
-
-    fn closed(&self, reason: String) {
-        self.closed.fetch_add(1, Relaxed);
-        let mut first = self.first_close.lock().unwrap_or_else(|p| p.into_inner());
-        first.get_or_insert(reason);
+        let run = &self.run;
+        run.received.load(Relaxed) >= run.sent.load(Relaxed) * run.connected().saturating_sub(1)
     }
 }
 
@@ -137,8 +90,8 @@ pub async fn fill(
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<Tally>>>> {
     let gate = Arc::new(Semaphore::new(HANDSHAKES));
     let (joined_tx, mut joined) = tokio::sync::mpsc::channel::<anyhow::Result<()>>(64);
-    let mut tasks = Vec::with_capacity(shared.load.clients);
-    for i in 0..shared.load.clients {
+    let mut tasks = Vec::with_capacity(shared.run.load.clients);
+    for i in 0..shared.run.load.clients {
         let (connector, shared) = (connector.clone(), shared.clone());
         let (gate, joined_tx) = (gate.clone(), joined_tx.clone());
         tasks.push(tokio::spawn(async move {
@@ -147,7 +100,7 @@ pub async fn fill(
             drop(permit);
             // Subscribed before it counts as joined, so it cannot miss the
             // start.
-            let start = shared.start.subscribe();
+            let start = shared.run.started();
             let (tls, rest) = match joining {
                 Ok(ok) => {
                     let _ = joined_tx.send(Ok(())).await;
@@ -164,9 +117,9 @@ pub async fn fill(
         }));
     }
     drop(joined_tx);
-    for _ in 0..shared.load.clients {
+    for _ in 0..shared.run.load.clients {
         joined.recv().await.context("a client task ended")??;
-        shared.ready.fetch_add(1, Relaxed);
+        shared.run.ready.fetch_add(1, Relaxed);
     }
     Ok(tasks)
 }
@@ -244,7 +197,7 @@ async fn run(
     mut start: watch::Receiver<Option<Instant>>,
     shared: &Shared,
 ) -> anyhow::Result<Tally> {
-    let load = &shared.load;
+    let load = &shared.run.load;
     let sender = i < load.senders;
     let messages = (load.rate * load.secs) as usize;
     let mut tally = Tally::new(load.senders, messages);
@@ -255,11 +208,11 @@ async fn run(
     let mut started = false;
     // Made once: registering a fresh waiter on every wake-up would take
     // the token's lock twice per read.
-    let stop = shared.stop.cancelled();
+    let stop = shared.run.stop.cancelled();
     tokio::pin!(stop);
     loop {
         // Lines already buffered (e.g. past the end of NAMES) come first.
-        let now_ns = shared.ns(Instant::now());
+        let now_ns = shared.run.ns(Instant::now());
         let before = tally.latencies_us.len();
         while let Some(line) = lines.next_line() {
             let (command, rest) = command(line);
@@ -272,18 +225,18 @@ async fn run(
                 b"PING" => pong(&mut reply, rest),
                 b"ERROR" => {
                     let reason = String::from_utf8_lossy(line).into_owned();
-                    shared.closed(reason);
+                    shared.run.closed(reason);
                     return Ok(tally);
                 }
                 c if c.len() == 3 && (c[0] == b'4' || c[0] == b'5') => {
-                    shared.rejected.fetch_add(1, Relaxed);
+                    shared.run.rejected.fetch_add(1, Relaxed);
                 }
                 _ => {}
             }
         }
         let firsts = tally.latencies_us.len() - before;
         if firsts > 0 {
-            shared.received.fetch_add(firsts as u64, Relaxed);
+            shared.run.received.fetch_add(firsts as u64, Relaxed);
         }
         if !reply.is_empty() {
             tls.write_all(&reply).await?;
@@ -295,13 +248,13 @@ async fn run(
             read = tls.read(lines.space()) => {
                 match read {
                     Ok(0) => {
-                        shared.closed("the server closed the connection".into());
+                        shared.run.closed("the server closed the connection".into());
                         return Ok(tally);
                     }
                     Ok(n) => lines.filled += n,
                     Err(e) => {
-                        if !shared.stop.is_cancelled() {
-                            shared.closed(e.to_string());
+                        if !shared.run.stop.is_cancelled() {
+                            shared.run.closed(e.to_string());
                         }
                         return Ok(tally);
                     }
@@ -320,11 +273,11 @@ async fn run(
                 let Some((due, end)) = schedule else { continue };
                 let now = Instant::now();
                 let lag = now.saturating_duration_since(due).as_micros() as u64;
-                shared.send_lag_us.fetch_max(lag, Relaxed);
-                let stamp = Stamp { sent_ns: shared.ns(now), sender: i, seq };
+                shared.run.send_lag_us.fetch_max(lag, Relaxed);
+                let stamp = Stamp { sent_ns: shared.run.ns(now), sender: i, seq };
                 let text = format!("PRIVMSG {CHANNEL} :{}\r\n", stamp.text(load.body));
                 tls.write_all(text.as_bytes()).await?;
-                shared.sent.fetch_add(1, Relaxed);
+                shared.run.sent.fetch_add(1, Relaxed);
                 seq += 1;
                 let next = due + every;
                 schedule = (next < end).then_some((next, end));

@@ -10,6 +10,7 @@ pub mod presence;
 pub mod relay;
 pub mod report;
 pub mod room;
+pub mod run;
 pub mod sender;
 pub mod serve;
 pub mod session;

@@ -4,17 +4,17 @@
 //! against Natter and against the bare relay.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use natter_common::codec::decode_payload;
 use natter_common::{ChatMessage, Content, ServerMsg, SessionToken};
-use tokio::sync::{watch, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Semaphore;
 
 use super::child::LoadChild;
 use super::frames::Frames;
+use super::run::Run;
 use super::sender;
 use super::session::{self, Session};
 use super::stamp::Stamp;
@@ -52,71 +52,36 @@ pub struct Dropped {
     pub first_reason: Option<String>,
 }
 
-/// State every client task shares: counters, the start signal, the stop.
+/// State every client task shares: the run's (see [`Run`]) and what only
+/// this driver counts.
 pub struct Shared {
-    /// The one monotonic clock every stamp is read from.
-    clock: Instant,
-    pub load: Load,
+    pub run: Run,
     pub relay: bool,
-    pub ready: AtomicUsize,
     /// Failed attempts to get in that were tried again.
     pub retries: AtomicU64,
-    pub sent: AtomicU64,
+    /// Sends the server answered with `Accepted`.
     pub accepted: AtomicU64,
-    pub rejected: AtomicU64,
-    /// First deliveries, all recipients together.
-    pub received: AtomicU64,
-    /// Sessions whose stream ended before the run stopped.
-    closed: AtomicUsize,
-    /// Why the first session that ended early ended.
-    first_close: std::sync::Mutex<Option<String>>,
-    /// Worst lateness of a send against its schedule, µs.
-    pub send_lag_us: AtomicU64,
-    pub(super) start: watch::Sender<Option<Instant>>,
-    pub stop: CancellationToken,
 }
 
 impl Shared {
     pub fn new(load: Load, relay: bool) -> Arc<Self> {
         Arc::new(Self {
-            clock: Instant::now(),
-            load,
+            run: Run::new(load),
             relay,
-            ready: AtomicUsize::new(0),
             retries: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            received: AtomicU64::new(0),
-            closed: AtomicUsize::new(0),
-            send_lag_us: AtomicU64::new(0),
-            first_close: std::sync::Mutex::new(None),
-            start: watch::channel(None).0,
-            stop: CancellationToken::new(),
         })
-    }
-
-    /// Releases the senders: their schedule starts at `at`.
-    pub fn start(&self, at: Instant) {
-        self.start.send_replace(Some(at));
-    }
-
-    /// `at` in ns on the shared clock.
-    pub fn ns(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.clock).as_nanos() as u64
     }
 
     /// Counts a session that ended before the stop, keeping the first
     /// reason.
     fn closed(&self, connection: &quinn::Connection, error: Option<anyhow::Error>) {
-        self.closed.fetch_add(1, Relaxed);
         let reason = match (connection.close_reason(), error) {
             (Some(reason), _) => reason.to_string(),
             (None, Some(e)) => e.to_string(),
             (None, None) => "the server finished the stream".into(),
         };
-        let mut first = self.first_close.lock().unwrap_or_else(|p| p.into_inner());
-        first.get_or_insert(reason);
+        self.run.closed(reason);
     }
 
     /// Ends the run: notes the sessions that ended early, kills the
@@ -124,22 +89,22 @@ impl Shared {
     /// the teardown a storm the run is not about: every client leaving
     /// would be announced to all the others, whose readers are gone.
     pub async fn end(&self, child: &mut LoadChild) -> anyhow::Result<Dropped> {
-        let dropped = Dropped {
-            count: self.closed.load(Relaxed),
-            first_reason: self.first_close.lock().ok().and_then(|r| r.clone()),
-        };
+        let (count, first_reason) = self.run.dropped();
         child.kill().await?;
-        self.stop.cancel();
-        Ok(dropped)
+        self.run.stop.cancel();
+        Ok(Dropped {
+            count,
+            first_reason,
+        })
     }
 
     /// Whether every send is answered and every answered message reached
     /// every session still connected.
     pub fn drained(&self) -> bool {
-        let (sent, accepted) = (self.sent.load(Relaxed), self.accepted.load(Relaxed));
-        let online = (self.load.clients - self.closed.load(Relaxed)) as u64;
-        accepted + self.rejected.load(Relaxed) >= sent
-            && self.received.load(Relaxed) >= accepted * online
+        let run = &self.run;
+        let (sent, accepted) = (run.sent.load(Relaxed), self.accepted.load(Relaxed));
+        accepted + run.rejected.load(Relaxed) >= sent
+            && run.received.load(Relaxed) >= accepted * run.connected()
     }
 }
 
@@ -157,7 +122,7 @@ pub fn spawn_client(
         let permit = handshakes.acquire_owned().await?;
         let session = get_in(i, &endpoint, server, &target, &shared).await?;
         drop(permit);
-        shared.ready.fetch_add(1, Relaxed);
+        shared.run.ready.fetch_add(1, Relaxed);
         let Session {
             connection,
             send,
@@ -165,7 +130,7 @@ pub fn spawn_client(
         } = session;
         // Finishing the control stream would end the session: senders
         // keep it in their task, the others here.
-        let (sender, _send) = if i < shared.load.senders {
+        let (sender, _send) = if i < shared.run.load.senders {
             (
                 Some(tokio::spawn(sender::run(i, send, shared.clone()))),
                 None,
@@ -188,12 +153,12 @@ async fn receive_until_stop(
     frames: &mut Frames,
     shared: &Shared,
 ) -> Tally {
-    let expected = (shared.load.rate * shared.load.secs) as usize + 16;
-    let mut tally = Tally::new(shared.load.senders, expected);
+    let expected = (shared.run.load.rate * shared.run.load.secs) as usize + 16;
+    let mut tally = Tally::new(shared.run.load.senders, expected);
     loop {
         tokio::select! {
             biased;
-            _ = shared.stop.cancelled() => break,
+            _ = shared.run.stop.cancelled() => break,
             frame = frames.next() => match frame {
                 Ok(Some(payload)) => receive(payload, &mut tally, shared),
                 end => {
@@ -244,11 +209,11 @@ fn receive(payload: &[u8], tally: &mut Tally, shared: &Shared) {
             content: Content::Text(text),
             ..
         }) => {
-            let now = shared.ns(Instant::now());
+            let now = shared.run.ns(Instant::now());
             if let Some(stamp) = Stamp::parse(&text) {
                 let before = tally.duplicates;
                 if tally.record(stamp, now) && tally.duplicates == before {
-                    shared.received.fetch_add(1, Relaxed);
+                    shared.run.received.fetch_add(1, Relaxed);
                 }
             }
         }
@@ -256,7 +221,7 @@ fn receive(payload: &[u8], tally: &mut Tally, shared: &Shared) {
             shared.accepted.fetch_add(1, Relaxed);
         }
         ServerMsg::Rejected { .. } => {
-            shared.rejected.fetch_add(1, Relaxed);
+            shared.run.rejected.fetch_add(1, Relaxed);
         }
         _ => {}
     }
@@ -269,7 +234,7 @@ pub async fn fill(
     target: &Target,
     shared: &Arc<Shared>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<anyhow::Result<Tally>>>> {
-    let n = shared.load.clients;
+    let n = shared.run.load.clients;
     let endpoints = session::endpoints(n)?;
     let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     let mut tasks: Vec<_> = (0..n)
@@ -285,21 +250,15 @@ pub async fn fill(
             )
         })
         .collect();
-    while shared.ready.load(Relaxed) < n {
+    while shared.run.ready.load(Relaxed) < n {
         if let Some(failed) = tasks.iter().position(|t| t.is_finished()) {
             let task = tasks.swap_remove(failed);
-            shared.stop.cancel();
+            shared.run.stop.cancel();
             return Err(match task.await? {
                 Err(e) => e.context(format!("client {failed} failed to get in")),
                 Ok(_) => anyhow::anyhow!(
                     "client {failed} was dropped before the run: {}",
-                    shared
-                        .first_close
-                        .lock()
-                        .map(|r| r.clone())
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default()
+                    shared.run.dropped().1.unwrap_or_default()
                 ),
             });
         }

@@ -20,7 +20,7 @@ use super::stamp::Stamp;
 /// k/R seconds and sent by sender k mod S), each stamped as it is written.
 /// Holds the stream open until the stop, since closing it ends the session.
 pub async fn run(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
-    let mut start = shared.start.subscribe();
+    let mut start = shared.run.started();
     let Ok(at) = start
         .wait_for(Option::is_some)
         .await
@@ -28,7 +28,7 @@ pub async fn run(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
     else {
         return;
     };
-    let load = &shared.load;
+    let load = &shared.run.load;
     // Exactly R × D messages in all: message k is due at k/R seconds.
     let total = (load.rate * load.secs).round() as usize;
     let from = UserName::parse(&format!("sender{s}")).expect("a valid name");
@@ -42,9 +42,9 @@ pub async fn run(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
         tokio::time::sleep_until(due.into()).await;
         let now = Instant::now();
         let lag = now.saturating_duration_since(due).as_micros() as u64;
-        shared.send_lag_us.fetch_max(lag, Relaxed);
+        shared.run.send_lag_us.fetch_max(lag, Relaxed);
         let stamp = Stamp {
-            sent_ns: shared.ns(now),
+            sent_ns: shared.run.ns(now),
             sender: s,
             seq,
         };
@@ -54,13 +54,13 @@ pub async fn run(s: usize, mut send: quinn::SendStream, shared: Arc<Shared>) {
         if send.write_all(&frame).await.is_err() {
             return;
         }
-        shared.sent.fetch_add(1, Relaxed);
+        shared.run.sent.fetch_add(1, Relaxed);
         if shared.relay {
             shared.accepted.fetch_add(1, Relaxed);
         }
         seq += 1;
     }
-    shared.stop.cancelled().await;
+    shared.run.stop.cancelled().await;
 }
 
 /// The frame that carries `stamp`: a `Send` to the group for Natter; for
@@ -71,7 +71,7 @@ fn frame(
     from: &UserName,
     stamp: Stamp,
 ) -> Result<Vec<u8>, natter_common::FrameError> {
-    let content = Content::Text(stamp.text(shared.load.body));
+    let content = Content::Text(stamp.text(shared.run.load.body));
     if shared.relay {
         encode_frame(&ServerMsg::Message(ChatMessage {
             id: MessageId(stamp.seq.into()),
