@@ -1,6 +1,6 @@
 //! One IRC client of the load: a single tokio task per connection over
-//! TLS (tokio-rustls, accepting exactly the server's generated
-//! certificate) that registers, joins the channel, then reads lines and,
+//! TLS (tokio-rustls, trusting the server's generated certificate as its
+//! one root) that registers, joins the channel, then reads lines and,
 //! for the senders, posts stamped PRIVMSGs on the shared schedule.
 //! Lines are cut out of one fixed buffer per connection; only a sender's
 //! own messages are allocated.
@@ -11,10 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::client::TlsStream;
@@ -66,17 +63,16 @@ impl Shared {
     }
 }
 
-/// A TLS connector that accepts exactly `cert` (signatures still checked).
+/// A TLS connector whose one trusted root is `cert`, the server's own
+/// self-signed certificate: rustls checks the chain, the name and the
+/// handshake signatures as it would for any server.
 pub fn connector(cert: CertificateDer<'static>) -> anyhow::Result<TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = ExactCert {
-        cert,
-        algorithms: provider.signature_verification_algorithms,
-    };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(config)))
 }
@@ -366,55 +362,6 @@ impl Lines {
             bail!("a line longer than {BUFFER} bytes");
         }
         Ok(())
-    }
-}
-
-/// Accepts the one certificate the server was given; checks handshake
-/// signatures as usual.
-#[derive(Debug)]
-struct ExactCert {
-    cert: CertificateDer<'static>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ExactCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 
